@@ -1,0 +1,72 @@
+"""The detector interface: located content or a metadata string in, raw matches out; no image knowledge."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from scanner.findings import Severity
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule a detector can report; the catalogue of rules is what reports list as "checked"."""
+
+    id: str  # e.g. "credential-file/netrc", "pattern/github-token", "known-secret", "metadata/build-arg"
+    category: str  # "known-secret" | "credential" | "sensitive-file" | "entropy" | "metadata"
+    severity: Severity
+    title: str
+    help: str  # what it means, for SARIF help text and the audit report
+    remediation: str  # one line: how to fix it
+
+
+@dataclass(frozen=True)
+class Content:
+    """A window of one file's bytes. Files larger than a window arrive as several, overlapping ones."""
+
+    path: str  # in-image path, no leading "/"
+    inner_path: str | None  # inside nested archives, "a.jar!b/c.properties"
+    data: bytes
+    offset: int  # offset of data[0] in the file
+    size: int  # whole file size
+    is_first: bool
+    is_last: bool
+    layer_index: int
+
+
+@dataclass(frozen=True)
+class MetadataString:
+    """One string of image metadata, with the place it came from."""
+
+    kind: str  # "history" | "config" | "attestation" | "manifest"
+    key: str  # "Env.API_TOKEN", "Labels.org.token", "build-arg:TOKEN", "created_by"
+    value: str
+    history_index: int | None = None
+    layer_index: int | None = None
+    where: str | None = None  # e.g. the attestation document
+
+
+@dataclass(frozen=True)
+class RawMatch:
+    """What a detector saw. start/end are byte offsets in Content.data (or char offsets in a metadata value)."""
+
+    rule: str
+    start: int
+    end: int
+    secret: str  # the value; used only for redaction, fingerprint and de-duplication
+    severity: Severity | None = None  # overrides the rule's, e.g. info for a package-owned file
+    note: str | None = None
+    known_secret_id: str | None = None
+
+
+class ContentDetector(Protocol):
+    rules: tuple[Rule, ...]
+
+    def scan(self, content: Content) -> Iterable[RawMatch]: ...
+
+
+class MetadataDetector(Protocol):
+    rules: tuple[Rule, ...]
+
+    def scan_metadata(self, item: MetadataString) -> Iterable[RawMatch]: ...

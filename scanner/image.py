@@ -1,0 +1,161 @@
+"""The image model every source produces: Image, Layer, HistoryEntry, Platform, BlobLocation."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from scanner.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Platform:
+    """An OCI platform: os/architecture[/variant]."""
+
+    os: str
+    architecture: str
+    variant: str | None = None
+
+    def __str__(self) -> str:
+        parts = [self.os, self.architecture] + ([self.variant] if self.variant else [])
+        return "/".join(parts)
+
+    @classmethod
+    def parse(cls, text: str) -> Platform:
+        parts = text.strip().split("/")
+        if len(parts) not in (2, 3) or not all(parts):
+            raise UsageError(f"invalid platform {text!r}: expected os/arch[/variant], e.g. linux/amd64")
+        return cls(parts[0], parts[1], parts[2] if len(parts) == 3 else None)
+
+    def matches(self, wanted: Platform) -> bool:
+        """True when this platform satisfies a requested one (a request without variant takes any)."""
+        if (self.os, self.architecture) != (wanted.os, wanted.architecture):
+            return False
+        return wanted.variant is None or wanted.variant == self.variant
+
+
+@dataclass(frozen=True)
+class BlobLocation:
+    """Where a blob's bytes are: a byte range of a file on disk (picklable, for worker processes)."""
+
+    path: str
+    offset: int
+    size: int
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One row of config.history; empty_layer rows own no layer."""
+
+    index: int
+    created_by: str
+    empty_layer: bool
+    layer_index: int | None
+    created: str | None = None
+    author: str | None = None
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something not read in full or not as declared. `inconclusive` ones forbid a clean verdict."""
+
+    where: str
+    what: str
+    inconclusive: bool = True
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One filesystem layer, oldest first; index is 0-based in manifest order (= rootfs.diff_ids)."""
+
+    index: int
+    digest: str | None
+    diff_id: str | None
+    media_type: str
+    size: int | None
+    blob: BlobLocation | None
+    history: HistoryEntry | None = None
+    foreign: bool = False
+    # True when `digest` names the compressed blob (OCI); False when blob digest == diff_id (legacy tar).
+    digest_is_compressed: bool = True
+
+
+@dataclass(frozen=True)
+class MetadataDocument:
+    """A JSON document of image metadata to scan: config, manifest, index, attestation, legacy json."""
+
+    area: str  # "config", "manifest", "index", "attestation", "legacy-json", "buildinfo"
+    where: str  # human label, e.g. "attestation sha256:ab12.. (https://slsa.dev/provenance/v0.2)"
+    data: Any
+
+
+@dataclass
+class Image:
+    """One image (one platform) of a source, with everything needed to scan it."""
+
+    reference: str
+    id: str  # config digest
+    digest: str | None  # manifest digest, when the format gives one
+    platform: Platform | None
+    format: str  # "docker-archive", "podman-archive", "docker25-archive", "oci-archive", "oci-layout", "daemon"
+    config: dict[str, Any]
+    layers: tuple[Layer, ...]
+    history: tuple[HistoryEntry, ...]
+    metadata: tuple[MetadataDocument, ...] = ()
+    repo_tags: tuple[str, ...] = ()
+    problems: list[Problem] = field(default_factory=list)
+
+
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def is_sha256_digest(value: object) -> bool:
+    return isinstance(value, str) and bool(_DIGEST.match(value))
+
+
+def map_history(history_json: Any, layer_count: int) -> tuple[tuple[HistoryEntry, ...], list[Problem]]:
+    """Give each non-empty history row the next layer, in order; report (never crash on) a mismatch."""
+    problems: list[Problem] = []
+    entries: list[HistoryEntry] = []
+    rows = history_json if isinstance(history_json, list) else []
+    next_layer = 0
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            problems.append(Problem(f"config.history[{i}]", "history row is not an object", False))
+            row = {}
+        empty = bool(row.get("empty_layer", False))
+        layer_index: int | None = None
+        if not empty:
+            if next_layer < layer_count:
+                layer_index = next_layer
+            next_layer += 1
+        entries.append(
+            HistoryEntry(
+                index=i,
+                created_by=str(row.get("created_by", "")),
+                empty_layer=empty,
+                layer_index=layer_index,
+                created=_str_or_none(row.get("created")),
+                author=_str_or_none(row.get("author")),
+                comment=_str_or_none(row.get("comment")),
+            )
+        )
+    if rows and next_layer != layer_count:
+        problems.append(
+            Problem(
+                "config.history",
+                f"history names {next_layer} non-empty rows for {layer_count} layers; layer-to-history mapping may be off",
+                False,
+            )
+        )
+    return tuple(entries), problems
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
