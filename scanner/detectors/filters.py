@@ -1,18 +1,15 @@
-"""Small named false-positive filters shared by detectors: placeholders, documentation examples, public samples."""
+"""Small named false-positive filters shared by detectors: placeholders, documented examples, samples."""
 
 from __future__ import annotations
 
 import re
 
 # Values people write where a real secret would go: templates, variables, masks, well-known dummies.
+# Weak real passwords ("password", "secret") are NOT here: `password password` in a netrc is a leak.
 _PLACEHOLDER_WORDS = {
     "changeme",
     "change_me",
     "change-me",
-    "password",
-    "passwd",
-    "secret",
-    "token",
     "example",
     "sample",
     "dummy",
@@ -23,26 +20,18 @@ _PLACEHOLDER_WORDS = {
     "nil",
     "todo",
     "tbd",
-    "test",
     "xxx",
     "your_token",
     "your-token",
     "yourtoken",
     "your_password",
     "your_api_key",
-    "api_key",
-    "apikey",
-    "mysecret",
-    "foo",
-    "bar",
-    "true",
-    "false",
-    "default",
-    "empty",
     "undefined",
     "notset",
     "not_set",
     "insert_here",
+    "<redacted>",
+    "****",
 }
 _PLACEHOLDER_PATTERNS = [
     re.compile(r"^\$\{?[A-Za-z_][A-Za-z0-9_]*(:?[-=?][^}]*)?\}?$"),  # $VAR, ${VAR}, ${VAR:-x}
@@ -52,7 +41,7 @@ _PLACEHOLDER_PATTERNS = [
     re.compile(r"^\[[A-Za-z _-]{1,40}\]$"),  # [your token]
     re.compile(r"^([xX*#._-])\1{2,}$"),  # XXXX, ****, ----, ....
     re.compile(r"^(.)\1+$"),  # one character repeated
-    re.compile(r"(?i)^(your|my|the|some|insert|enter|put)[-_ ]?[a-z_ -]*(here|token|key|password|secret)?$"),
+    re.compile(r"(?i)^(your|insert|enter|put)[-_ ]?[a-z_ -]*(here|token|key|password|secret)$"),
     re.compile(r"(?i)^(x{3,}|\*{3,}).*$"),
 ]
 
@@ -90,9 +79,7 @@ def is_documented_example(value: str) -> bool:
     v = value.strip().strip("'\"")
     if v in _DOCUMENTED_EXAMPLES:
         return True
-    if v.count(".") == 2 and v.rsplit(".", 1)[1] in _PUBLIC_JWT_SIGNATURES:
-        return True
-    return False
+    return v.count(".") == 2 and v.rsplit(".", 1)[1] in _PUBLIC_JWT_SIGNATURES
 
 
 _INTEGRITY = re.compile(r"\b(sha(1|256|384|512))-[A-Za-z0-9+/]{20,}={0,2}")
