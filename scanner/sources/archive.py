@@ -1,0 +1,135 @@
+"""A docker-save or OCI tar on disk, maybe gzip/zstd/xz compressed: indexed in place, never extracted."""
+
+from __future__ import annotations
+
+import bz2
+import lzma
+import posixpath
+import shutil
+import tarfile
+import zlib
+from pathlib import Path
+from typing import IO, Any
+
+import zstandard
+from isal import igzip
+
+from scanner.errors import FormatError, SourceError
+from scanner.formats import one_line, read_images
+from scanner.image import GZIP_MAGIC, ZSTD_MAGIC, BlobLocation, Image
+
+XZ_MAGIC = b"\xfd7zXZ\x00"
+BZIP2_MAGIC = b"BZh"
+_CHUNK = 1 << 20
+_MAX_LINK_HOPS = 16
+
+
+def open_archive(path: Path, tmpdir: Path, reference: str) -> list[Image]:
+    """Every image in the archive at `path`; a compressed archive is first decompressed into `tmpdir`."""
+    return read_images(TarStore(plain_tar(path, tmpdir), str(path)), reference)
+
+
+def plain_tar(path: Path, tmpdir: Path) -> Path:
+    """The path of an uncompressed tar: `path` itself, or its decompressed copy in `tmpdir`."""
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+    except OSError as exc:
+        raise SourceError(f"cannot read {path}: {exc.strerror or one_line(exc)}") from None
+    kind = next(
+        (
+            k
+            for k, m in (("gzip", GZIP_MAGIC), ("zstd", ZSTD_MAGIC), ("xz", XZ_MAGIC), ("bzip2", BZIP2_MAGIC))
+            if magic.startswith(m)
+        ),
+        None,
+    )
+    if kind is None:
+        return path
+    out = tmpdir / "outer.tar"
+    try:
+        with open(path, "rb") as raw, _decompressor(kind, raw) as stream, open(out, "wb") as dst:
+            shutil.copyfileobj(stream, dst, _CHUNK)
+    except (OSError, EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError, ValueError) as exc:
+        raise FormatError(
+            f"{path}: {kind}-compressed archive is corrupt or truncated: {one_line(exc)}"
+        ) from None
+    return out
+
+
+def _decompressor(kind: str, raw: IO[bytes]) -> Any:
+    if kind == "gzip":
+        return igzip.IGzipFile(fileobj=raw, mode="rb")  # type: ignore[no-untyped-call]
+    if kind == "zstd":
+        # read_across_frames: `zstd` CLI and pzstd write several frames; stopping after one loses data.
+        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+    if kind == "xz":
+        return lzma.open(raw, "rb")
+    return bz2.open(raw, "rb")
+
+
+class TarStore:
+    """The members of an uncompressed outer tar, by normalised name, as byte ranges of the tar file."""
+
+    container = "archive"
+
+    def __init__(self, tar_path: Path, label: str) -> None:
+        self.label = label
+        self.path = str(tar_path)
+        self.members: dict[str, tarfile.TarInfo] = {}
+        try:
+            size = tar_path.stat().st_size
+            # Random-access mode only reads headers and seeks past member data: cheap on a huge archive.
+            with tarfile.open(tar_path, "r:") as tar:
+                end = 0
+                for member in tar:
+                    self.members[_normalise(member.name)] = member
+                    end = max(end, member.offset_data + _round_up(member.size if member.isreg() else 0))
+            self._check_complete(tar_path, size, end)
+        except tarfile.TarError as exc:
+            raise FormatError(f"{label}: not a readable tar archive: {one_line(exc)}") from None
+        except OSError as exc:
+            raise SourceError(f"cannot read {label}: {exc.strerror or one_line(exc)}") from None
+
+    def _check_complete(self, tar_path: Path, size: int, end: int) -> None:
+        """A tar cut at a member boundary still parses; only the missing end-of-archive blocks tell."""
+        if not self.members:
+            raise FormatError(f"{self.label}: empty tar archive")
+        for name, member in self.members.items():
+            if member.isreg() and member.offset_data + member.size > size:
+                raise FormatError(f"{self.label}: truncated tar archive (member {name} is cut short)")
+        with open(tar_path, "rb") as f:
+            f.seek(end)
+            trailer = f.read(1024)
+        if len(trailer) < 1024 or trailer.count(0) != 1024:
+            raise FormatError(f"{self.label}: truncated tar archive (no end-of-archive marker)")
+
+    def locate(self, name: str) -> BlobLocation | None:
+        name = _normalise(name)
+        for _ in range(_MAX_LINK_HOPS):
+            member = self.members.get(name)
+            if member is None:
+                return None
+            if member.isreg():
+                return BlobLocation(self.path, member.offset_data, member.size)
+            if member.issym():
+                # Relative to the link's folder, e.g. <id>/layer.tar -> ../<hex>.tar; never outside the tar.
+                target = posixpath.normpath(posixpath.join(posixpath.dirname(name), member.linkname))
+            elif member.islnk():
+                target = _normalise(member.linkname)
+            else:
+                return None
+            if target.startswith(("../", "/")) or target == "..":
+                return None
+            name = target
+        return None
+
+
+def _normalise(name: str) -> str:
+    while name.startswith("./"):
+        name = name[2:]
+    return name.lstrip("/")
+
+
+def _round_up(size: int) -> int:
+    return (size + 511) // 512 * 512
