@@ -9,7 +9,7 @@ import json
 import posixpath
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -71,6 +71,14 @@ class BlobStore(Protocol):
 
     def locate(self, name: str) -> BlobLocation | None:
         """The bytes of a file by its path inside the source (symlinks resolved), or None."""
+        ...
+
+    def names(self) -> Iterable[str]:
+        """Member names, at least every <id>/layer.tar (used only to find podman's <id>/ folders)."""
+        ...
+
+    def link_target(self, name: str) -> str | None:
+        """The final name a symlinked member resolves to, or None."""
         ...
 
 
@@ -267,9 +275,21 @@ class _LegacyReader:
     def __init__(self, store: BlobStore, reference: str) -> None:
         self.store = store
         self.reference = reference
+        self._folders: dict[str, str] | None = None
 
     def read(self) -> list[Image]:
         return [self._image(entry) for entry in _manifest_json(self.store)]
+
+    def _podman_folders(self) -> dict[str, str]:
+        """podman's root <hex>.tar -> the <id> folder whose layer.tar symlink points at it."""
+        if self._folders is None:
+            self._folders = {}
+            for name in self.store.names():
+                if name.endswith("/layer.tar"):
+                    target = self.store.link_target(name)
+                    if target is not None and "/" not in target:
+                        self._folders.setdefault(target, posixpath.dirname(name))
+        return self._folders
 
     def _image(self, entry: dict[str, Any]) -> Image:
         store = self.store
@@ -329,7 +349,7 @@ class _LegacyReader:
 
     def _legacy_json(self, layer_path: str) -> tuple[list[MetadataDocument], list[Problem]]:
         """The <id>/json beside a layer.tar: old-style per-layer config that can still hold secrets."""
-        folder = posixpath.dirname(layer_path)
+        folder = posixpath.dirname(layer_path) or self._podman_folders().get(layer_path)
         if not folder:
             return [], []
         name = folder + "/json"

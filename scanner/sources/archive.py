@@ -8,6 +8,7 @@ import posixpath
 import shutil
 import tarfile
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
@@ -104,14 +105,26 @@ class TarStore:
         if len(trailer) < 1024 or trailer.count(0) != 1024:
             raise FormatError(f"{self.label}: truncated tar archive (no end-of-archive marker)")
 
+    def names(self) -> Iterable[str]:
+        return self.members.keys()
+
+    def link_target(self, name: str) -> str | None:
+        member = self._resolve(name)
+        return _normalise(member.name) if member is not None else None
+
     def locate(self, name: str) -> BlobLocation | None:
+        member = self._resolve(name)
+        return BlobLocation(self.path, member.offset_data, member.size) if member is not None else None
+
+    def _resolve(self, name: str) -> tarfile.TarInfo | None:
+        """The regular-file member `name` is or links to (symlinks and hardlinks followed inside the tar)."""
         name = _normalise(name)
         for _ in range(_MAX_LINK_HOPS):
             member = self.members.get(name)
             if member is None:
                 return None
             if member.isreg():
-                return BlobLocation(self.path, member.offset_data, member.size)
+                return member
             if member.issym():
                 # Relative to the link's folder, e.g. <id>/layer.tar -> ../<hex>.tar; never outside the tar.
                 target = posixpath.normpath(posixpath.join(posixpath.dirname(name), member.linkname))

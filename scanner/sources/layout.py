@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Iterable
 from pathlib import Path
 
 from scanner.formats import read_images
@@ -23,14 +24,31 @@ class DirStore:
         self.root = root
         self.label = str(root)
 
-    def locate(self, name: str) -> BlobLocation | None:
-        clean = posixpath.normpath(name.lstrip("/")) if name else ""
-        if not clean or clean == "." or clean.startswith("../") or clean == "..":
+    def names(self) -> Iterable[str]:
+        return (str(p.relative_to(self.root).as_posix()) for p in self.root.glob("*/layer.tar"))
+
+    def link_target(self, name: str) -> str | None:
+        path = self._path(name)
+        if path is None or not path.is_file():
             return None
-        path = self.root / clean
+        try:
+            return path.resolve().relative_to(self.root.resolve()).as_posix()
+        except (OSError, ValueError):
+            return None
+
+    def locate(self, name: str) -> BlobLocation | None:
+        path = self._path(name)
+        if path is None:
+            return None
         try:
             if not path.is_file():
                 return None
             return BlobLocation(str(path), 0, path.stat().st_size)
         except OSError:
             return None
+
+    def _path(self, name: str) -> Path | None:
+        clean = posixpath.normpath(name.lstrip("/")) if name else ""
+        if not clean or clean == "." or clean.startswith("../") or clean == "..":
+            return None
+        return self.root / clean
