@@ -112,3 +112,28 @@ def is_checksum_file(path: str) -> bool:
     """Lock files, checksum lists and package RECORDs hold hashes by design."""
     name = path.rsplit("/", 1)[-1]
     return name in _LOCKFILES or name.endswith((".md5sums", ".sha256", ".sha512", ".md5", ".sum"))
+
+
+_PUBLIC_KEY_LINE = re.compile(
+    r"(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp\d{3}|sk-ssh-ed25519@openssh\.com) AAAA"
+    r"|-----BEGIN (PUBLIC KEY|RSA PUBLIC KEY|CERTIFICATE|X509 CRL|CERTIFICATE REQUEST|PGP PUBLIC KEY BLOCK)-----"
+)
+
+
+def is_public_key_line(line: str) -> bool:
+    """Public keys and certificates (authorized_keys, known_hosts, CA bundles) are meant to be shared."""
+    return bool(_PUBLIC_KEY_LINE.search(line))
+
+
+_URL_PLACEHOLDER_USERS = {"user", "username", "usr", "login", "name", "myuser", "youruser", "me", "foo"}
+_URL_PLACEHOLDER_PASSWORDS = {"password", "pass", "passwd", "pwd", "pw", "secret", "mypassword", "yourpassword", "bar"}
+
+
+def is_url_placeholder_credential(user: str, password: str) -> bool:
+    """`scheme://user:password@host` is documentation's template: a generic user AND a generic password.
+
+    A generic password alone (`postgres:password@db`) is kept: that is a weak real credential.
+    """
+    if is_placeholder(password):
+        return True
+    return user.lower() in _URL_PLACEHOLDER_USERS and password.lower() in _URL_PLACEHOLDER_PASSWORDS

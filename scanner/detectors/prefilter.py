@@ -1,0 +1,103 @@
+"""One compiled multi-pattern search (Hyperscan, else Python `re`): (pattern id, end offset) hits."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+try:
+    import hyperscan as _hs
+except ImportError:  # pragma: no cover - exercised through use_hyperscan=False
+    _hs = None  # type: ignore[assignment]
+
+
+def hyperscan_available() -> bool:
+    return _hs is not None
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A pattern in the syntax both engines share (no lookarounds, no \\s, bounded tails)."""
+
+    regex: bytes
+    caseless: bool = False
+
+
+def literal_pattern(value: bytes) -> bytes:
+    """A regex matching exactly `value`: bytes other than [A-Za-z0-9_] as \\xHH (NUL-safe in Hyperscan)."""
+    out = bytearray()
+    for b in value:
+        if 48 <= b <= 57 or 65 <= b <= 90 or 97 <= b <= 122 or b == 95:
+            out.append(b)
+        else:
+            out += b"\\x%02x" % b
+    return bytes(out)
+
+
+class Prefilter:
+    """Scans a buffer once for every pattern; returns (pattern index, end offset) pairs sorted by offset.
+
+    Hyperscan reports every end offset of every match; the `re` fallback reports the ends of non-overlapping
+    matches. Callers only use hits to pick candidate lines, and a line holding a match yields at least one
+    hit either way, so both engines select the same lines.
+    """
+
+    def __init__(self, patterns: Sequence[Pattern], use_hyperscan: bool | None = None) -> None:
+        self.patterns = tuple(patterns)
+        if use_hyperscan is None:
+            use_hyperscan = _hs is not None
+        self.engine = "hyperscan" if use_hyperscan else "re"
+        self._db: Any = None
+        self._scratch: Any = None
+        self._scratch_pid = -1
+        self._compiled: list[re.Pattern[bytes]] = []
+        if not self.patterns:
+            return
+        if use_hyperscan:
+            if _hs is None:
+                raise RuntimeError("hyperscan is not installed")
+            self._db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
+            flags = [
+                _hs.HS_FLAG_MULTILINE | (_hs.HS_FLAG_CASELESS if p.caseless else 0) for p in self.patterns
+            ]
+            self._db.compile(
+                expressions=[p.regex for p in self.patterns],
+                ids=list(range(len(self.patterns))),
+                elements=len(self.patterns),
+                flags=flags,
+            )
+        else:
+            self._compiled = [
+                re.compile(p.regex, re.MULTILINE | (re.IGNORECASE if p.caseless else 0))
+                for p in self.patterns
+            ]
+
+    def _scratch_for_process(self) -> Any:
+        # A database's scratch is not shareable across processes or threads: one per (forked) process.
+        pid = os.getpid()
+        if self._scratch is None or self._scratch_pid != pid:
+            assert _hs is not None
+            self._scratch = _hs.Scratch(self._db)
+            self._scratch_pid = pid
+        return self._scratch
+
+    def scan(self, data: bytes) -> list[tuple[int, int]]:
+        """(pattern index, end offset) for every hit, sorted by end offset."""
+        if not self.patterns or not data:
+            return []
+        hits: list[tuple[int, int]] = []
+        if self._db is not None:
+            append = hits.append
+
+            def on_match(pid: int, start: int, end: int, flags: int, context: object) -> None:
+                append((end, pid))
+
+            self._db.scan(data, match_event_handler=on_match, scratch=self._scratch_for_process())
+        else:
+            for pid, rx in enumerate(self._compiled):
+                hits.extend((m.end(), pid) for m in rx.finditer(data))
+        hits.sort()
+        return [(pid, end) for end, pid in hits]
