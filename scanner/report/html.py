@@ -1,0 +1,81 @@
+"""The self-contained HTML audit report (one file, inline CSS, no scripts), via autoescaping jinja2."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jinja2
+
+from scanner.report import common
+from scanner.result import ScanReport
+
+TEMPLATE = "audit.html.j2"
+
+_env = jinja2.Environment(
+    loader=jinja2.PackageLoader("scanner.report", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+
+def render(report: ScanReport) -> str:
+    return _env.get_template(TEMPLATE).render(**context(report))
+
+
+def context(report: ScanReport) -> dict[str, Any]:
+    """Everything the template shows, already worded; the template only lays it out."""
+    findings = []
+    for f in common.ordered_findings(report.findings):
+        findings.append(
+            {
+                "severity": f.severity.label,
+                "rule": f.rule,
+                "title": f.title,
+                "where": f.location.describe(),
+                "lineage": common.lineage(report, f),
+                "status": f.status,
+                "excerpt": f.excerpt,
+                "remediation": f.remediation,
+                "fingerprint": f.fingerprint,
+                "note": f.note,
+                "suppressed": f.suppressed,
+                "known_secret_id": f.known_secret_id,
+                "gating": common.is_gating(report, f),
+            }
+        )
+    layers = [
+        {
+            "image": layer.image_index,
+            "index": layer.index,
+            "digest": layer.digest or "-",
+            "diff_id": layer.diff_id or "-",
+            "media_type": layer.media_type,
+            "created_by": common.history_line(layer.created_by, 200),
+            "files": f"{layer.files:,}",
+            "bytes": common.human_bytes(layer.bytes),
+            "bytes_exact": f"{layer.bytes:,}",
+            "status": layer.status,
+            "problems": [f"{p.what}" + (" (inconclusive)" if p.inconclusive else "") for p in layer.problems],
+            "whiteouts": len(layer.whiteouts),
+            "nested_archives": layer.nested_archives,
+        }
+        for layer in report.layers
+    ]
+    return {
+        "report": report,
+        "verdict": report.verdict,
+        "verdict_sentence": common.verdict_sentence(report),
+        "images": report.images,
+        "multi_image": len(report.images) > 1,
+        "layers": layers,
+        "findings": findings,
+        "active_count": sum(1 for f in report.findings if f.suppressed is None),
+        "gating_count": len(common.gating(report)),
+        "rules": sorted(report.rules, key=lambda r: (-int(r.severity), r.id)),
+        "problems": common.all_problems(report),
+        "total_files": f"{sum(x.files for x in report.layers):,}",
+        "total_bytes": common.human_bytes(sum(x.bytes for x in report.layers)),
+    }
