@@ -22,6 +22,7 @@ from scanner.image import GZIP_MAGIC, ZSTD_MAGIC, BlobLocation, Image
 XZ_MAGIC = b"\xfd7zXZ\x00"
 BZIP2_MAGIC = b"BZh"
 _CHUNK = 1 << 20
+_ZSTD_INPUT = 16 << 10
 _MAX_LINK_HOPS = 16
 
 
@@ -49,8 +50,12 @@ def plain_tar(path: Path, tmpdir: Path) -> Path:
         return path
     out = tmpdir / "outer.tar"
     try:
-        with open(path, "rb") as raw, _decompressor(kind, raw) as stream, open(out, "wb") as dst:
-            shutil.copyfileobj(stream, dst, _CHUNK)
+        with open(path, "rb") as raw, open(out, "wb") as dst:
+            if kind == "zstd":
+                _copy_zstd(raw, dst)
+            else:
+                with _decompressor(kind, raw) as stream:
+                    shutil.copyfileobj(stream, dst, _CHUNK)
     except (OSError, EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError, ValueError) as exc:
         raise FormatError(
             f"{path}: {kind}-compressed archive is corrupt or truncated: {one_line(exc)}"
@@ -61,12 +66,31 @@ def plain_tar(path: Path, tmpdir: Path) -> Path:
 def _decompressor(kind: str, raw: IO[bytes]) -> Any:
     if kind == "gzip":
         return igzip.IGzipFile(fileobj=raw, mode="rb")  # type: ignore[no-untyped-call]
-    if kind == "zstd":
-        # read_across_frames: `zstd` CLI and pzstd write several frames; stopping after one loses data.
-        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
     if kind == "xz":
         return lzma.open(raw, "rb")
     return bz2.open(raw, "rb")
+
+
+def _copy_zstd(raw: IO[bytes], dst: IO[bytes]) -> None:
+    """Decompress every frame (pzstd and `zstd` write several); a stream cut inside a frame is an error.
+
+    zstandard's stream_reader ends silently at a cut, so frames are followed with decompressobj; small
+    input chunks bound the output each call can produce.
+    """
+    dctx = zstandard.ZstdDecompressor()
+    frame = dctx.decompressobj()
+    in_frame = False
+    while chunk := raw.read(_ZSTD_INPUT):
+        while chunk:
+            dst.write(frame.decompress(chunk))
+            in_frame = True
+            if not frame.eof:
+                break
+            chunk = frame.unused_data
+            frame = dctx.decompressobj()
+            in_frame = False
+    if in_frame:
+        raise ValueError("the stream ends inside a zstd frame")
 
 
 class TarStore:
