@@ -18,7 +18,7 @@ from scanner.walk import Member
 
 
 def tar_bytes(entries: list[tuple[str, bytes | str | None]], fmt: int = tarfile.PAX_FORMAT) -> bytes:
-    """(name, data) -> regular file; (name, None) -> directory; (name, "->target") symlink; "=>target" hardlink."""
+    """(name, bytes) is a file, (name, None) a dir, (name, "->target") a symlink, "=>target" a hardlink."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=fmt) as tar:
         for name, data in entries:
