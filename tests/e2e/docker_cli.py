@@ -52,6 +52,8 @@ def build(
         argv += ["--secret", f"id={secret_id},src={path}"]
     for name, value in build_args.items():
         argv += ["--build-arg", f"{name}={value}"]
+    # The previous session's image would be left untagged (and kept, on vfs a full copy) by the new one.
+    remove_images(tag)
     run([*argv, str(context)], env={"DOCKER_BUILDKIT": "1"})
     return docker("image", "inspect", "-f", "{{.Id}}", tag).strip()
 
