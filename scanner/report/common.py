@@ -165,6 +165,19 @@ def lineage(report: ScanReport, finding: Finding) -> str:
     return f"{added}, present in the final filesystem"
 
 
+def status_phrase(finding: Finding) -> str:
+    """Short status for a table cell: `visible`, `deleted in layer 2 (recoverable from layer 1)`, ..."""
+    loc = finding.location
+    if loc.kind != "layer":
+        return f"in the image {loc.kind}"
+    if finding.status in ("deleted", "overwritten"):
+        return (
+            f"{finding.status} in layer {_layer_name(finding.status_layer)} "
+            f"(recoverable from layer {loc.layer_index})"
+        )
+    return "visible"
+
+
 def _layer_name(index: int | None) -> str:
     return "?" if index is None else str(index)
 

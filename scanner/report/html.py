@@ -67,7 +67,8 @@ def context(report: ScanReport) -> dict[str, Any]:
     return {
         "report": report,
         "verdict": report.verdict,
-        "verdict_sentence": common.verdict_sentence(report),
+        # The certificate shows the verdict word large; the sentence gives only the reason.
+        "verdict_reason": common.verdict_sentence(report).partition(" — ")[2],
         "images": report.images,
         "multi_image": len(report.images) > 1,
         "layers": layers,

@@ -43,21 +43,62 @@ def _digest(char: str) -> str:
 
 
 RULES = [
-    Rule("credential-file/netrc", "sensitive-file", Severity.CRITICAL, ".netrc credential file",
-         "A .netrc holds machine logins and passwords in clear.", "Use RUN --mount=type=secret for .netrc."),
-    Rule("known-secret", "known-secret", Severity.CRITICAL, "Known build secret found",
-         "A value handed in with --secret appears in the image.",
-         "Pass the secret with RUN --mount=type=secret, never COPY it."),
-    Rule("metadata/build-arg", "metadata", Severity.HIGH, "Secret in a build argument",
-         "Build arguments are recorded in the image history.", "Use a secret mount instead of ARG."),
-    Rule("pattern/aws-secret-key", "credential", Severity.HIGH, "AWS secret access key",
-         "An AWS secret access key gives API access.", "Rotate the key; inject it at run time."),
-    Rule("pattern/github-token", "credential", Severity.HIGH, "GitHub token",
-         "A GitHub personal access token.", "Revoke the token; use a secret mount."),
-    Rule("entropy/base64", "entropy", Severity.LOW, "High-entropy base64 string",
-         "A long random-looking string may be a credential.", "Check the value; allowlist it if harmless."),
-    Rule("sensitive-file/private-key", "sensitive-file", Severity.MEDIUM, "Private key file",
-         "A PEM private key.", "Generate keys at run time or mount them."),
+    Rule(
+        "credential-file/netrc",
+        "sensitive-file",
+        Severity.CRITICAL,
+        ".netrc credential file",
+        "A .netrc holds machine logins and passwords in clear.",
+        "Use RUN --mount=type=secret for .netrc.",
+    ),
+    Rule(
+        "known-secret",
+        "known-secret",
+        Severity.CRITICAL,
+        "Known build secret found",
+        "A value handed in with --secret appears in the image.",
+        "Pass the secret with RUN --mount=type=secret, never COPY it.",
+    ),
+    Rule(
+        "metadata/build-arg",
+        "metadata",
+        Severity.HIGH,
+        "Secret in a build argument",
+        "Build arguments are recorded in the image history.",
+        "Use a secret mount instead of ARG.",
+    ),
+    Rule(
+        "pattern/aws-secret-key",
+        "credential",
+        Severity.HIGH,
+        "AWS secret access key",
+        "An AWS secret access key gives API access.",
+        "Rotate the key; inject it at run time.",
+    ),
+    Rule(
+        "pattern/github-token",
+        "credential",
+        Severity.HIGH,
+        "GitHub token",
+        "A GitHub personal access token.",
+        "Revoke the token; use a secret mount.",
+    ),
+    Rule(
+        "entropy/base64",
+        "entropy",
+        Severity.LOW,
+        "High-entropy base64 string",
+        "A long random-looking string may be a credential.",
+        "Check the value; allowlist it if harmless.",
+    ),
+    Rule(
+        "sensitive-file/private-key",
+        "sensitive-file",
+        Severity.MEDIUM,
+        "Private key file",
+        "A PEM private key.",
+        "Generate keys at run time or mount them.",
+    ),
 ]
 _RULES = {r.id: r for r in RULES}
 
@@ -88,37 +129,106 @@ def findings_report(p: Planted) -> ScanReport:
         repo_tags=("registry.example/app:1.4",),
     )
     layers = [
-        LayerReport(0, 0, _digest("c"), _digest("0"), "application/vnd.oci.image.layer.v1.tar+gzip",
-                    "/bin/sh -c #(nop) ADD file:4f2b1c in / ", 0, files=1203, bytes=5_872_640),
-        LayerReport(0, 1, _digest("d"), _digest("1"), "application/vnd.oci.image.layer.v1.tar+gzip",
-                    "COPY netrc /root/.netrc # buildkit", 2, files=1, bytes=1536),
-        LayerReport(0, 2, _digest("e"), _digest("2"), "application/vnd.oci.image.layer.v1.tar+gzip",
-                    f"RUN |1 NPM_TOKEN={p.npm_token} /bin/sh -c rm /root/.netrc && npm ci", 3,
-                    files=812, bytes=3_145_728, whiteouts=["root/.wh..netrc"]),
-        LayerReport(0, 3, _digest("f"), _digest("3"), "application/vnd.oci.image.layer.v1.tar+zstd",
-                    "COPY app.jar config.yml /app/ # buildkit", 5, files=2, bytes=20_480_000,
-                    nested_archives=1),
+        LayerReport(
+            0,
+            0,
+            _digest("c"),
+            _digest("0"),
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+            "/bin/sh -c #(nop) ADD file:4f2b1c in / ",
+            0,
+            files=1203,
+            bytes=5_872_640,
+        ),
+        LayerReport(
+            0,
+            1,
+            _digest("d"),
+            _digest("1"),
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+            "COPY netrc /root/.netrc # buildkit",
+            2,
+            files=1,
+            bytes=1536,
+        ),
+        LayerReport(
+            0,
+            2,
+            _digest("e"),
+            _digest("2"),
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+            f"RUN |1 NPM_TOKEN={p.npm_token} /bin/sh -c rm /root/.netrc && npm ci",
+            3,
+            files=812,
+            bytes=3_145_728,
+            whiteouts=["root/.wh..netrc"],
+        ),
+        LayerReport(
+            0,
+            3,
+            _digest("f"),
+            _digest("3"),
+            "application/vnd.oci.image.layer.v1.tar+zstd",
+            "COPY app.jar config.yml /app/ # buildkit",
+            5,
+            files=2,
+            bytes=20_480_000,
+            nested_archives=1,
+        ),
     ]
     netrc_line = f"machine git.example.com login deploy password {p.netrc_password}"
     findings = [
-        _finding("pattern/github-token", Location("layer", 0, 0, "opt/tool/.env", line=1),
-                 redact_text(f"GITHUB_TOKEN={p.github_token}", [p.github_token]), "f" * 32,
-                 status="overwritten", status_layer=3),
-        _finding("sensitive-file/private-key", Location("layer", 0, 0, "etc/ssl/private/test.pem"),
-                 "-----BEGIN PRIVATE KEY----- *****", "e" * 32, note="unmodified file of package ssl-cert",
-                 suppressed="snake-oil test key shipped by the distribution (allowlist: etc/ssl/private/*)"),
-        _finding("credential-file/netrc", Location("layer", 0, 1, "root/.netrc", line=1),
-                 redact_text(netrc_line, [p.netrc_password]), "a" * 32, status="deleted", status_layer=2),
-        _finding("known-secret", Location("layer", 0, 1, "root/.netrc", line=1),
-                 redact_text(netrc_line, [p.netrc_password]), "b" * 32, status="deleted", status_layer=2,
-                 known_secret_id="netrc"),
-        _finding("metadata/build-arg", Location("history", 0, 2, history_index=3, key="build-arg:NPM_TOKEN"),
-                 redact_text(f"NPM_TOKEN={p.npm_token}", [p.npm_token]), "c" * 32),
-        _finding("pattern/aws-secret-key",
-                 Location("layer", 0, 3, "app/app.jar", "BOOT-INF/classes/application.properties", line=7),
-                 redact_text(f"aws.secret-key={p.aws_secret}", [p.aws_secret]), "d" * 32),
-        _finding("entropy/base64", Location("layer", 0, 3, "app/config.yml", line=3),
-                 redact_text(f"seed: {p.entropy_blob}", [p.entropy_blob]), "9" * 32),
+        _finding(
+            "pattern/github-token",
+            Location("layer", 0, 0, "opt/tool/.env", line=1),
+            redact_text(f"GITHUB_TOKEN={p.github_token}", [p.github_token]),
+            "f" * 32,
+            status="overwritten",
+            status_layer=3,
+        ),
+        _finding(
+            "sensitive-file/private-key",
+            Location("layer", 0, 0, "etc/ssl/private/test.pem"),
+            "-----BEGIN PRIVATE KEY----- *****",
+            "e" * 32,
+            note="unmodified file of package ssl-cert",
+            suppressed="snake-oil test key shipped by the distribution (allowlist: etc/ssl/private/*)",
+        ),
+        _finding(
+            "credential-file/netrc",
+            Location("layer", 0, 1, "root/.netrc", line=1),
+            redact_text(netrc_line, [p.netrc_password]),
+            "a" * 32,
+            status="deleted",
+            status_layer=2,
+        ),
+        _finding(
+            "known-secret",
+            Location("layer", 0, 1, "root/.netrc", line=1),
+            redact_text(netrc_line, [p.netrc_password]),
+            "b" * 32,
+            status="deleted",
+            status_layer=2,
+            known_secret_id="netrc",
+        ),
+        _finding(
+            "metadata/build-arg",
+            Location("history", 0, 2, history_index=3, key="build-arg:NPM_TOKEN"),
+            redact_text(f"NPM_TOKEN={p.npm_token}", [p.npm_token]),
+            "c" * 32,
+        ),
+        _finding(
+            "pattern/aws-secret-key",
+            Location("layer", 0, 3, "app/app.jar", "BOOT-INF/classes/application.properties", line=7),
+            redact_text(f"aws.secret-key={p.aws_secret}", [p.aws_secret]),
+            "d" * 32,
+        ),
+        _finding(
+            "entropy/base64",
+            Location("layer", 0, 3, "app/config.yml", line=3),
+            redact_text(f"seed: {p.entropy_blob}", [p.entropy_blob]),
+            "9" * 32,
+        ),
     ]
     return ScanReport(
         tool_version="0.1.0",
@@ -129,7 +239,9 @@ def findings_report(p: Planted) -> ScanReport:
         metadata_scanned=["config.Env", "config.Labels", "config.Cmd", "history", "attestations"],
         known_secrets=[
             KnownSecretReport("netrc", 3, "1" * 32, True),
-            KnownSecretReport("npm", 1, "2" * 32, False, ("the value is 8 characters: short values may match by chance",)),
+            KnownSecretReport(
+                "npm", 1, "2" * 32, False, ("the value is 8 characters: short values may match by chance",)
+            ),
         ],
         findings=findings,
         problems=[Problem("config.history", "history names 5 non-empty rows for 4 layers", False)],
@@ -186,7 +298,18 @@ def inconclusive_report(p: Planted) -> ScanReport:
 def multi_image_report(p: Planted) -> ScanReport:
     """Two platforms of one reference; the second has one layer and no findings."""
     report = findings_report(p)
-    arm = ImageSummary("registry.example/app:1.4", _digest("7"), _digest("8"), "linux/arm64", "docker25-archive")
-    extra = LayerReport(1, 0, _digest("9"), _digest("4"), "application/vnd.oci.image.layer.v1.tar+gzip",
-                        "ADD file:77aa in /", 0, files=900, bytes=4_000_000)
+    arm = ImageSummary(
+        "registry.example/app:1.4", _digest("7"), _digest("8"), "linux/arm64", "docker25-archive"
+    )
+    extra = LayerReport(
+        1,
+        0,
+        _digest("9"),
+        _digest("4"),
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+        "ADD file:77aa in /",
+        0,
+        files=900,
+        bytes=4_000_000,
+    )
     return replace(report, images=[*report.images, arm], layers=[*report.layers, extra])
