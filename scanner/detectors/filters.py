@@ -114,6 +114,73 @@ def is_checksum_file(path: str) -> bool:
     return name in _LOCKFILES or name.endswith((".md5sums", ".sha256", ".sha512", ".md5", ".sum"))
 
 
+# --- credential-like names (appended for the filenames/metadata detectors) ---
+
+# BuildKit's SecretsUsedInArgOrEnv words, plus plurals and "passphrase"/"pass".
+_CREDENTIAL_WORDS = {
+    "apikey",
+    "apikeys",
+    "auth",
+    "credential",
+    "credentials",
+    "creds",
+    "key",
+    "keys",
+    "pass",
+    "passphrase",
+    "password",
+    "passwords",
+    "passwd",
+    "pword",
+    "secret",
+    "secrets",
+    "token",
+    "tokens",
+}
+# One-word compounds (npmauthtoken, githubtoken) count when they end in an unambiguous credential word;
+# "key" and "auth" are left out here because of monkey, hotkey, oauth2 client names and the like.
+_CREDENTIAL_SUFFIXES = ("token", "password", "passwd", "secret", "apikey", "credentials", "passphrase")
+# A name whose LAST word is one of these describes a credential (where it is, what kind) rather than
+# holding one: TOKEN_FILE, API_KEY_PATH, PASSWORD_LENGTH, AUTH_URL, KEY_ID, --password-stdin.
+_DESCRIBING_WORDS = {
+    "age", "alg", "algorithm", "cmd", "command", "count", "days", "dir", "disabled", "enabled", "endpoint",
+    "env", "expiration", "expires", "expiry", "field", "file", "files", "format", "header", "helper", "hint",
+    "host", "id", "ids", "len", "length", "lifetime", "location", "manager", "max", "method", "min", "mode",
+    "name", "names", "path", "paths", "pattern", "policy", "port", "prefix", "provider", "ref", "regex",
+    "region", "required", "rotation", "scope", "scopes", "server", "service", "size", "stdin", "store",
+    "timeout", "ttl", "type", "uri", "url", "urls", "user", "username", "version",
+}  # fmt: skip
+# Any of these anywhere makes the value public by design: GPG_KEY (a key id), PUBLIC_KEY, KEY_FINGERPRINT.
+_PUBLIC_WORDS = {"public", "pub", "gpg", "pgp", "fingerprint", "keyring", "keyserver"}
+_NAME_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+
+
+def name_words(name: str) -> list[str]:
+    """Lower-case word parts of an identifier: npmAuthToken -> npm, auth, token; GH_TOKEN -> gh, token."""
+    return [w.lower() for w in _NAME_WORDS.findall(name)]
+
+
+def is_credential_name(name: str) -> bool:
+    """True when a variable/key/option name says it holds a credential (API_KEY, db_password, npmAuthToken).
+
+    Not for names that describe one (TOKEN_FILE, AUTH_URL, KEY_ID, PUBLIC_KEY, GPG_KEY, KEYBOARD).
+    """
+    words = name_words(name)
+    if not words or words[-1] in _DESCRIBING_WORDS or any(w in _PUBLIC_WORDS for w in words):
+        return False
+    return any(w in _CREDENTIAL_WORDS or w.endswith(_CREDENTIAL_SUFFIXES) for w in words)
+
+
+_SECRET_REFERENCE = re.compile(r"^(~|\.{1,2})?/[\w.@+-]+(/[\w.@+-]+)*/?$")
+_SHELL_EXPANSION = re.compile(r"^(\$\(|`|\$\{)")
+
+
+def is_secret_reference(value: str) -> bool:
+    """True for values saying where a secret lives (/run/secrets/x, $(cat f), $VAR) instead of holding it."""
+    v = value.strip().strip("'\"")
+    return bool(_SHELL_EXPANSION.match(v) or _SECRET_REFERENCE.match(v))
+
+
 _PUBLIC_KEY_LINE = re.compile(
     r"(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp\d{3}|sk-ssh-ed25519@openssh\.com) AAAA"
     r"|-----BEGIN (PUBLIC KEY|RSA PUBLIC KEY|CERTIFICATE|X509 CRL|CERTIFICATE REQUEST|PGP PUBLIC KEY BLOCK)-----"
