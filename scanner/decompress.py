@@ -197,6 +197,16 @@ class _FrameChecked(io.RawIOBase):
         return len(data)
 
 
+class _ReadOne:
+    """Reads in small steps: a gzip reader that fails mid-read loses what it decoded in that read."""
+
+    def __init__(self, inner: igzip.IGzipFile) -> None:
+        self._inner = inner
+
+    def read(self, size: int = -1, /) -> bytes:
+        return self._inner.read1(min(size, 1 << 16) if size >= 0 else 1 << 16)
+
+
 class _Guarded(io.RawIOBase):
     """Turns a decompressor's own exceptions into a one-line LayerError, raised at read time."""
 
@@ -247,12 +257,13 @@ def decompressing_reader(raw: Readable) -> tuple[BinaryIO, str]:
     source = _Prefixed(head, raw)
     if head.startswith(GZIP_MAGIC):
         gz = igzip.IGzipFile(fileobj=source, mode="rb")  # type: ignore[no-untyped-call]
-        return io.BufferedReader(_Guarded(gz, "gzip"), _BUFFER), "gzip"
+        # Unbuffered on purpose: what was decoded before an error still reaches the caller.
+        return cast(BinaryIO, _Guarded(_ReadOne(gz), "gzip")), "gzip"
     if head == ZSTD_MAGIC:
         frames = _ZstdFrames()
         checked = _FrameChecked(source, frames)
         reader = zstandard.ZstdDecompressor().stream_reader(
             cast(IO[bytes], checked), read_size=1 << 17, read_across_frames=True
         )
-        return io.BufferedReader(_Guarded(reader, "zstd", frames), _BUFFER), "zstd"
+        return cast(BinaryIO, _Guarded(reader, "zstd", frames)), "zstd"
     return io.BufferedReader(source, _BUFFER), "none"
