@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
 from tests.e2e import docker_cli
 from tests.e2e.buildcases import CASES, BuiltImage, PlantedSecrets, build_case
-from tests.e2e.imgscan_run import REPO_ROOT
-from tests.e2e.tutorial_server import TutorialServer
+from tests.e2e.imgscan_run import REPO_ROOT, ScanRun, imgscan
+from tests.e2e.tutorial_server import TutorialServer, netrc_text
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -86,3 +86,61 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+class Archives:
+    """Each built image exported to files once per session: `docker save` and skopeo's OCI archive."""
+
+    def __init__(self, builds: Builds, workdir: Path) -> None:
+        self._builds = builds
+        self._workdir = workdir
+        self._files: dict[tuple[str, str], Path] = {}
+
+    def docker_archive(self, name: str) -> Path:
+        return self._export(name, "docker-save.tar", docker_cli.save)
+
+    def oci_archive(self, name: str) -> Path:
+        return self._export(name, "oci.tar", docker_cli.export_oci_archive)
+
+    def layers(self, name: str) -> list[docker_cli.SavedLayer]:
+        """The layers as docker recorded them, read from the saved image without imgscan."""
+        return docker_cli.saved_layers(self.docker_archive(name))
+
+    def _export(self, name: str, kind: str, export: Callable[[str, Path], Path]) -> Path:
+        if (name, kind) not in self._files:
+            self._files[name, kind] = export(self._builds[name].tag, self._workdir / f"{name}.{kind}")
+        return self._files[name, kind]
+
+
+@pytest.fixture(scope="session")
+def archives(builds: Builds, tmp_path_factory: pytest.TempPathFactory) -> Archives:
+    return Archives(builds, tmp_path_factory.mktemp("archives"))
+
+
+def assert_no_secret_in(text: str, planted: PlantedSecrets, where: str) -> None:
+    """No planted value in full; for the tutorial's netrc (password "password") no credential line."""
+    for value in planted.random_values:
+        assert value not in text, f"a planted secret value appears in {where}"
+    assert "password password" not in text, f"the netrc credential line appears in {where}"
+    assert netrc_text().strip() not in text, f"the whole netrc appears in {where}"
+
+
+Scan = Callable[..., ScanRun]
+
+
+@pytest.fixture(scope="session")
+def scan(planted: PlantedSecrets) -> Scan:
+    """imgscan without the layer cache (every layer really read), checked for leaked secrets."""
+
+    def run(
+        *args: str,
+        env: Mapping[str, str] | None = None,
+        unset: Sequence[str] = (),
+        prefix: Sequence[str] = (),
+    ) -> ScanRun:
+        result = imgscan(*args, "--no-cache", env=env, unset=unset, prefix=prefix)
+        assert_no_secret_in(result.stdout, planted, f"stdout of imgscan {' '.join(args)}")
+        assert_no_secret_in(result.stderr, planted, f"stderr of imgscan {' '.join(args)}")
+        return result
+
+    return run

@@ -9,6 +9,7 @@ import tarfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 # /usr/bin/docker is Debian's 20.10 CLI with BuildKit built in; a newer client on PATH may lack buildx.
 DOCKER = os.environ.get("IMGSCAN_E2E_DOCKER", "/usr/bin/docker")
@@ -85,15 +86,29 @@ class SavedLayer:
 
 def saved_layers(archive: Path) -> list[SavedLayer]:
     """Layers of a `docker save` archive with the history row that made each (empty_layer rows skipped)."""
-    with tarfile.open(archive) as tar:
-        manifest = json.loads(_member(tar, "manifest.json"))
-        config = json.loads(_member(tar, manifest[0]["Config"]))
+    config = _saved_config(archive)
     diff_ids: list[str] = config["rootfs"]["diff_ids"]
     rows = [row for row in config.get("history", []) if not row.get("empty_layer", False)]
     if len(rows) != len(diff_ids):
         raise DockerCommandError(f"{archive}: {len(rows)} layer history rows for {len(diff_ids)} layers")
     pairs = zip(diff_ids, rows, strict=True)
     return [SavedLayer(i, diff_id, row.get("created_by", "")) for i, (diff_id, row) in enumerate(pairs)]
+
+
+def history_index(archive: Path, created_by_part: str) -> int:
+    """The one config.history row (empty_layer rows counted) whose created_by contains created_by_part."""
+    rows = [row.get("created_by", "") for row in _saved_config(archive).get("history", [])]
+    hits = [i for i, created_by in enumerate(rows) if created_by_part in created_by]
+    if len(hits) != 1:
+        raise DockerCommandError(f"{len(hits)} history rows contain {created_by_part!r}")
+    return hits[0]
+
+
+def _saved_config(archive: Path) -> dict[str, Any]:
+    with tarfile.open(archive) as tar:
+        manifest = json.loads(_member(tar, "manifest.json"))
+        config: dict[str, Any] = json.loads(_member(tar, manifest[0]["Config"]))
+    return config
 
 
 def layer_index(layers: Sequence[SavedLayer], created_by_part: str) -> int:

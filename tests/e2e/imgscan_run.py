@@ -60,7 +60,8 @@ def imgscan(
         capture_output=True,
         text=True,
         env=full_env,
-        cwd=REPO_ROOT,
+        # Outside the checkout: its pyproject.toml must not act as the scan's config file.
+        cwd="/",
         timeout=timeout,
     )
     return ScanRun(tuple(args), proc.returncode, proc.stdout, proc.stderr)
