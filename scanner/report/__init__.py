@@ -30,7 +30,7 @@ def render(report: ScanReport, fmt: str, *, color: bool = False) -> str:
 
 
 def render_quiet(report: ScanReport, *, color: bool = False) -> str:
-    """The verdict line alone, for --quiet."""
+    """The verdict line alone (no newline), for --quiet."""
     from scanner.report import text
 
     return text.render_quiet(report, color=color)

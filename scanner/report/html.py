@@ -27,6 +27,7 @@ def render(report: ScanReport) -> str:
 
 def context(report: ScanReport) -> dict[str, Any]:
     """Everything the template shows, already worded; the template only lays it out."""
+    report = common.sanitized(report)
     findings = []
     for f in common.ordered_findings(report.findings):
         findings.append(

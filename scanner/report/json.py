@@ -19,6 +19,7 @@ def render(report: ScanReport) -> str:
 
 def to_dict(report: ScanReport) -> dict[str, Any]:
     """The report as plain JSON data, keys in contract order, additive fields after them."""
+    report = common.sanitized(report)
     return {
         "schema": SCHEMA,
         "tool": {"name": "imgscan", "version": report.tool_version, "ruleset_hash": report.ruleset_hash},

@@ -11,6 +11,7 @@ from scanner.result import ScanReport
 
 
 def render(report: ScanReport) -> str:
+    report = common.sanitized(report)
     root = ET.Element("testsuites", name=f"imgscan {report.reference}")
     totals = {"tests": 0, "failures": 0, "errors": 0}
     image_count = max(1, len(report.images))

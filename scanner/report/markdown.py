@@ -29,6 +29,7 @@ def code(text: str) -> str:
 
 
 def render(report: ScanReport) -> str:
+    report = common.sanitized(report)
     marker = _MARKER.get(report.verdict, "[INCONCLUSIVE]")
     out: list[str] = [f"## imgscan {marker} {code(report.reference)}", ""]
     out.append(f"**{cell(common.verdict_line(report))}**")

@@ -44,6 +44,7 @@ def render(report: ScanReport) -> str:
 
 
 def to_dict(report: ScanReport) -> dict[str, Any]:
+    report = common.sanitized(report)
     rules = _rules(report)
     rule_index = {r.id: i for i, r in enumerate(rules)}
     findings = common.ordered_findings(report.findings)

@@ -27,11 +27,14 @@ def render(report: ScanReport) -> str:
 
 
 def render_quiet(report: ScanReport, *, color: bool = False) -> str:
-    """The verdict line only."""
-    return _paint_verdict(report, color) + "\n"
+    """The verdict line only, without a newline."""
+    report = common.sanitized(report)
+    return _paint_verdict(report, color)
 
 
 def render_text(report: ScanReport, *, color: bool = False) -> str:
+    report = common.sanitized(report)
+
     def paint(code: str, text: str) -> str:
         return f"{code}{text}{_RESET}" if color else text
 

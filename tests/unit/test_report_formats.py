@@ -114,14 +114,14 @@ def test_text_never_shows_duration(planted: Planted) -> None:
 def test_quiet_output_is_the_verdict_line_alone(planted: Planted) -> None:
     assert render_quiet(inconclusive_report(planted)) == (
         "VERDICT: INCONCLUSIVE — layer 2 could not be read in full: gzip stream ends early after 1.2 MiB "
-        "(truncated blob); also 1 finding at or above high in 1 of 4 layers\n"
+        "(truncated blob); also 1 finding at or above high in 1 of 4 layers"
     )
 
 
 def test_clean_verdict_names_every_area_examined(planted: Planted) -> None:
     assert render_quiet(empty_clean_report(planted)) == (
         "VERDICT: CLEAN — no secret found in any of the 4 layers, the config, the history "
-        "and the attestations\n"
+        "and the attestations"
     )
 
 
@@ -388,3 +388,26 @@ def test_html_is_self_contained(planted: Planted) -> None:
     out = render(findings_report(planted), "html")
     assert "<script" not in out and "http://" not in out and "https://" not in out and "<link" not in out
     assert 'id="verdict" data-verdict="findings"' in out and 'id="layers"' in out
+
+
+# --- hostile text from the image -------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_control_characters_and_lone_surrogates_from_the_image_are_neutralised(
+    fmt: str, planted: Planted
+) -> None:
+    report = findings_report(planted)
+    hostile = replace(
+        report.findings[2],
+        location=Location("layer", 0, 1, "tmp/\x1b]0;pwned\x07evil\x00\udcff.txt", line=1),
+        excerpt="a\x1b[2Jb\udc80c",
+    )
+    out = render(replace(report, findings=[hostile]), fmt, color=True)
+    assert "\x1b]" not in out and "\x1b[2J" not in out and "\x00" not in out and "\x07" not in out
+    out.encode("utf-8")  # no lone surrogate left: the output can be written as UTF-8
+    assert "\\x1b]0;pwned" in out
+    if fmt in ("junit", "sarif", "json"):
+        assert "\\x1b" in out  # escaped, and (for XML) parseable
+    if fmt == "junit":
+        ET.fromstring(out)
