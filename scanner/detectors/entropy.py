@@ -6,6 +6,7 @@ import re
 import string
 from collections import Counter
 from collections.abc import Iterable
+from itertools import pairwise
 from math import log2
 
 from scanner.detectors.base import Content, RawMatch, Rule
@@ -96,7 +97,7 @@ def is_sequential(token: str) -> bool:
 
 def is_alphabet(token: str) -> bool:
     """Character-set constants (`abcdef...xyz0123456789_`): mostly runs of consecutive characters."""
-    steps = sum(1 for a, b in zip(token, token[1:], strict=False) if ord(b) == ord(a) + 1)
+    steps = sum(1 for a, b in pairwise(token) if ord(b) == ord(a) + 1)
     return steps >= 0.6 * (len(token) - 1)
 
 
