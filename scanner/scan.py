@@ -1,0 +1,490 @@
+"""The scan: connects a source, the walker, the detectors, policy and the report model; nothing else."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import multiprocessing
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from scanner import __version__
+from scanner.detectors import DetectorConfig, DetectorSet, ruleset_hash
+from scanner.detectors.base import Content, MetadataString, RawMatch
+from scanner.detectors.known import KnownSecret
+from scanner.findings import Finding, Location, Severity, finding_fingerprint, redact_text, redact_value
+from scanner.image import Image, Layer, Platform, Problem
+from scanner.result import ImageSummary, KnownSecretReport, LayerReport, ScanReport
+from scanner.walk import LayerSummary, Limits, Member, walk_layer
+
+ProgressFn = Callable[[int, int, int], None]  # (layers done, layers total, bytes done)
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    reference: str
+    platform: Platform | None = None
+    known_secrets: tuple[KnownSecret, ...] = ()  # already loaded
+    disabled_rules: frozenset[str] = frozenset()
+    limits: Limits = field(default_factory=Limits)
+    jobs: int = 0  # 0: one worker process per core, at most 2 layers at once per core
+    cache_dir: Path | None = None  # None: no layer cache
+
+
+# --- what a worker returns for one layer ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A detector match made safe to carry: located, redacted and fingerprinted, no secret inside."""
+
+    rule: str
+    path: str
+    inner_path: str | None
+    line: int | None
+    excerpt: str
+    fingerprint: str
+    severity: Severity | None
+    note: str | None
+    known_secret_id: str | None
+    file_md5: str | None = None
+    file_sha256: str | None = None
+
+
+@dataclass
+class LayerOutcome:
+    summary: LayerSummary
+    hits: list[Hit]
+    # in-image path -> (algorithm, digest, package) from dpkg md5sums and Python RECORD files in this layer
+    packaged: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    cached: bool = False
+
+
+# --- per-layer scanning (runs in worker processes) -------------------------------------------------
+
+_worker_detectors: DetectorSet | None = None
+
+
+def _init_worker(config: DetectorConfig) -> None:
+    global _worker_detectors
+    _worker_detectors = DetectorSet(config)
+
+
+def _scan_layer_job(layer: Layer, limits: Limits, spool_dir: str) -> LayerOutcome:
+    assert _worker_detectors is not None
+    return scan_layer(layer, limits, _worker_detectors, spool_dir)
+
+
+def scan_layer(layer: Layer, limits: Limits, detectors: DetectorSet, spool_dir: str) -> LayerOutcome:
+    """Walk one layer once, running every content detector on every window of every member."""
+    collector = _Collector(detectors, layer.index)
+    try:
+        summary = walk_layer(layer, replace(limits, spool_dir=spool_dir), collector)
+    except Exception as exc:  # a bug must not pass as a clean layer
+        summary = _failed(layer.index, f"internal error while walking the layer: {type(exc).__name__}: {exc}")
+    return LayerOutcome(summary, collector.hits, collector.packaged)
+
+
+def _failed(layer_index: int, what: str) -> LayerSummary:
+    return LayerSummary(problems=[Problem(f"layer {layer_index}", what)], complete=False)
+
+
+_EXCERPT_CONTEXT = 60
+
+
+class _Collector:
+    """The walker's visitor: detector matches become Hits, package manifests are remembered."""
+
+    def __init__(self, detectors: DetectorSet, layer_index: int) -> None:
+        self.detectors = detectors
+        self.layer_index = layer_index
+        self.hits: list[Hit] = []
+        self.packaged: dict[str, tuple[str, str, str]] = {}
+        self._file: tuple[str, str | None] | None = None
+        self._lines_before = 0
+        self._prev: Content | None = None
+        self._seen: set[tuple[str, int]] = set()
+        self._fingerprints: set[str] = set()
+
+    def member(self, member: Member) -> None:
+        if member.kind in ("file",):
+            return  # regular files are seen through their content windows
+        for m in self.detectors.scan_member(
+            member.path, member.kind, member.size, member.linkname, self.layer_index
+        ):
+            self._add(member.path, member.inner_path, None, m, b"", [m])
+
+    def content(self, member: Member, content: Content) -> None:
+        key = (content.path, content.inner_path)
+        if content.is_first or key != self._file:
+            self._file, self._lines_before, self._seen = key, 0, set()
+        elif self._prev is not None:
+            self._lines_before += self._prev.data.count(b"\n", 0, max(0, content.offset - self._prev.offset))
+        self._prev = content
+        if content.is_first and content.is_last and content.inner_path is None:
+            self._remember_manifest(content)
+        matches = self.detectors.scan_content(content)
+        if not matches:
+            return
+        digests = _digests(content.data) if content.is_first and content.is_last else (None, None)
+        for m in matches:
+            dedupe = (m.rule, content.offset + m.start)
+            if dedupe in self._seen:
+                continue  # the same match again in the overlap of the next window
+            self._seen.add(dedupe)
+            line = self._lines_before + content.data.count(b"\n", 0, m.start) + 1
+            self._add(content.path, content.inner_path, line, m, content.data, matches, digests)
+
+    def _add(
+        self,
+        path: str,
+        inner_path: str | None,
+        line: int | None,
+        m: RawMatch,
+        data: bytes,
+        window_matches: list[RawMatch],
+        digests: tuple[str | None, str | None] = (None, None),
+    ) -> None:
+        location = Location("layer", layer_index=self.layer_index, path=path, inner_path=inner_path)
+        fingerprint = finding_fingerprint(m.rule, location, m.secret)
+        if fingerprint in self._fingerprints:
+            return  # the same secret again in the same file: one finding, at its first place
+        self._fingerprints.add(fingerprint)
+        self.hits.append(
+            Hit(
+                rule=m.rule,
+                path=path,
+                inner_path=inner_path,
+                line=line if data else None,
+                excerpt=excerpt_around(data, m, window_matches) if data else "",
+                fingerprint=fingerprint,
+                severity=m.severity,
+                note=m.note,
+                known_secret_id=m.known_secret_id,
+                file_md5=digests[0],
+                file_sha256=digests[1],
+            )
+        )
+
+    def _remember_manifest(self, content: Content) -> None:
+        path = content.path
+        if path.startswith("var/lib/dpkg/info/") and path.endswith(".md5sums"):
+            package = path.rsplit("/", 1)[1][: -len(".md5sums")].split(":")[0]
+            for raw in content.data.splitlines():
+                digest, _, name = raw.decode("utf-8", "replace").partition("  ")
+                if len(digest) == 32 and name:
+                    self.packaged[name.lstrip("/")] = ("md5", digest, f"Debian package {package}")
+        elif path.endswith(".dist-info/RECORD"):
+            base = path.rsplit("/", 2)[0]
+            dist = path.rsplit("/", 2)[1][: -len(".dist-info")]
+            for raw in content.data.splitlines():
+                parts = raw.decode("utf-8", "replace").rsplit(",", 2)
+                if len(parts) == 3 and parts[1].startswith("sha256="):
+                    name = os.path.normpath(f"{base}/{parts[0]}")
+                    self.packaged[name] = ("sha256", parts[1][7:], f"Python package {dist}")
+
+
+def _digests(data: bytes) -> tuple[str, str]:
+    sha = hashlib.sha256(data).digest()
+    return hashlib.md5(data, usedforsecurity=False).hexdigest(), base64.urlsafe_b64encode(
+        sha
+    ).decode().rstrip("=")
+
+
+def excerpt_around(data: bytes, match: RawMatch, others: list[RawMatch]) -> str:
+    """The match's line, clipped around it, with every secret span in it masked (spans, then values)."""
+    line_start = data.rfind(b"\n", 0, match.start) + 1
+    line_end = data.find(b"\n", match.start)
+    if line_end == -1:
+        line_end = len(data)
+    lo = max(line_start, match.start - _EXCERPT_CONTEXT)
+    hi = min(line_end, max(match.end, match.start) + _EXCERPT_CONTEXT)
+    spans = sorted(
+        (max(o.start, lo), min(max(o.end, o.start), hi), o.secret)
+        for o in others
+        if o.start < hi and max(o.end, o.start + 1) > lo and o.secret
+    )
+    pieces: list[str] = []
+    pos = lo
+    for start, end, secret in spans:
+        if start < pos:
+            start = pos  # overlapping spans: the earlier one already masked this part
+        if end <= start:
+            continue
+        pieces.append(_printable(data[pos:start]))
+        pieces.append(redact_value(secret))
+        pos = end
+    pieces.append(_printable(data[pos:hi]))
+    text = ("…" if lo > line_start else "") + "".join(pieces) + ("…" if hi < line_end else "")
+    return redact_text(text, [o.secret for o in others])
+
+
+def _printable(raw: bytes) -> str:
+    text = raw.decode("utf-8", "replace")
+    return "".join(ch if ch.isprintable() else "." for ch in text)
+
+
+# --- the scan ------------------------------------------------------------------------------------
+
+
+def run_scan(options: ScanOptions, progress: ProgressFn | None = None) -> ScanReport:
+    """Open the source, scan every layer and every metadata string, and assemble the report."""
+    from scanner.detectors.metadata import metadata_areas, metadata_strings
+    from scanner.lineage import Lineage
+    from scanner.sources import open_images
+
+    started = time.monotonic()
+    config = DetectorConfig(known_secrets=options.known_secrets, disabled_rules=options.disabled_rules)
+    detectors = DetectorSet(config)
+    rules_hash = ruleset_hash(detectors.rules, extra=repr(options.limits))
+    scanned_at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+    with tempfile.TemporaryDirectory(prefix="imgscan-") as tmp:
+        tmpdir = Path(tmp)
+        images = open_images(options.reference, tmpdir, options.platform)
+        outcomes = _scan_all_layers(images, options, config, detectors, rules_hash, str(tmpdir), progress)
+
+    report_layers: list[LayerReport] = []
+    findings: list[Finding] = []
+    problems: list[Problem] = []
+    areas: list[str] = []
+    for image_index, image in enumerate(images):
+        problems.extend(image.problems)
+        lineage = Lineage()
+        packaged: dict[str, tuple[str, str, str]] = {}
+        for layer in image.layers:
+            outcome = outcomes[_layer_key(layer)]
+            lineage.add_layer(layer.index, outcome.summary)
+            packaged.update(outcome.packaged)
+        for layer in image.layers:
+            outcome = outcomes[_layer_key(layer)]
+            report_layers.append(_layer_report(image_index, layer, outcome))
+            problems.extend(outcome.summary.problems)
+            for hit in outcome.hits:
+                findings.append(_layer_finding(detectors, image_index, layer.index, hit, lineage, packaged))
+        for item in metadata_strings(image):
+            for m in detectors.scan_metadata(item):
+                findings.append(_metadata_finding(detectors, image_index, item, m))
+        for area in metadata_areas(image):
+            if area not in areas:
+                areas.append(area)
+
+    known = _known_secret_reports(options.known_secrets, findings)
+    findings.sort(key=_finding_order)
+    return ScanReport(
+        tool_version=__version__,
+        ruleset_hash=rules_hash,
+        reference=options.reference,
+        images=[_image_summary(i) for i in images],
+        layers=report_layers,
+        metadata_scanned=areas,
+        known_secrets=known,
+        findings=findings,
+        problems=problems,
+        rules=list(detectors.rules),
+        fail_on="high",
+        verdict="",
+        scanned_at=scanned_at,
+        duration_s=round(time.monotonic() - started, 3),
+    )
+
+
+def _layer_key(layer: Layer) -> tuple[object, ...]:
+    """Layers with the same bytes (shared by platforms, or a legacy layer.tar symlink) are scanned once."""
+    if layer.blob is not None:
+        return ("blob", layer.blob.path, layer.blob.offset, layer.blob.size)
+    return ("none", layer.digest, layer.diff_id, layer.index)
+
+
+def _scan_all_layers(
+    images: list[Image],
+    options: ScanOptions,
+    config: DetectorConfig,
+    detectors: DetectorSet,
+    rules_hash: str,
+    spool_dir: str,
+    progress: ProgressFn | None,
+) -> dict[tuple[object, ...], LayerOutcome]:
+    from scanner.cache import LayerCache
+
+    unique: dict[tuple[object, ...], Layer] = {}
+    for image in images:
+        for layer in image.layers:
+            unique.setdefault(_layer_key(layer), layer)
+    cache = None
+    if options.cache_dir is not None:
+        fingerprints = tuple(s.fingerprint for s in options.known_secrets)
+        cache = LayerCache(options.cache_dir, rules_hash, fingerprints, repr(options.limits))
+    outcomes: dict[tuple[object, ...], LayerOutcome] = {}
+    todo: list[tuple[tuple[object, ...], Layer]] = []
+    for key, layer in unique.items():
+        hit = cache.get(layer) if cache else None
+        if hit is not None:
+            outcomes[key] = hit
+        else:
+            todo.append((key, layer))
+    total = len(unique)
+    done_bytes = sum(o.summary.bytes for o in outcomes.values())
+    if progress:
+        progress(len(outcomes), total, done_bytes)
+
+    def finished(key: tuple[object, ...], outcome: LayerOutcome) -> None:
+        nonlocal done_bytes
+        outcomes[key] = outcome
+        done_bytes += outcome.summary.bytes
+        if cache is not None:
+            cache.put(unique[key], outcome)
+        if progress:
+            progress(len(outcomes), total, done_bytes)
+
+    jobs = options.jobs or min(2, os.cpu_count() or 1)
+    if jobs <= 1 or len(todo) <= 1:
+        for key, layer in todo:
+            finished(key, scan_layer(layer, options.limits, detectors, spool_dir))
+        return outcomes
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(config,)
+    ) as pool:
+        # Biggest layers first, so one large layer does not start last and run alone.
+        todo.sort(key=lambda kl: -(kl[1].size or 0))
+        futures: dict[Future[LayerOutcome], tuple[object, ...]] = {
+            pool.submit(_scan_layer_job, layer, options.limits, spool_dir): key for key, layer in todo
+        }
+        for future in _as_completed(futures):
+            key = futures[future]
+            try:
+                outcome = future.result()
+            except Exception as exc:  # a crashed worker is an unread layer, never a clean one
+                outcome = LayerOutcome(
+                    _failed(unique[key].index, f"worker failed: {type(exc).__name__}: {exc}"), []
+                )
+            finished(key, outcome)
+    return outcomes
+
+
+def _as_completed(futures: dict[Future[LayerOutcome], tuple[object, ...]]) -> Iterator[Future[LayerOutcome]]:
+    from concurrent.futures import as_completed
+
+    yield from as_completed(futures)
+
+
+def _layer_report(image_index: int, layer: Layer, outcome: LayerOutcome) -> LayerReport:
+    s = outcome.summary
+    status = "cached" if outcome.cached else ("scanned" if s.complete else "unreadable")
+    return LayerReport(
+        image_index=image_index,
+        index=layer.index,
+        digest=layer.digest,
+        diff_id=layer.diff_id,
+        media_type=layer.media_type,
+        created_by=layer.history.created_by if layer.history else None,
+        history_index=layer.history.index if layer.history else None,
+        files=s.files,
+        bytes=s.bytes,
+        status=status,
+        whiteouts=sorted(s.whiteouts + [d + "/ (opaque)" for d in s.opaque_dirs]),
+        problems=list(s.problems),
+        nested_archives=s.nested_archives,
+    )
+
+
+def _layer_finding(
+    detectors: DetectorSet,
+    image_index: int,
+    layer_index: int,
+    hit: Hit,
+    lineage: object,
+    packaged: dict[str, tuple[str, str, str]],
+) -> Finding:
+    rule = detectors.rule(hit.rule)
+    status, status_layer = lineage.status(hit.path, layer_index)  # type: ignore[attr-defined]
+    severity = hit.severity if hit.severity is not None else rule.severity
+    note = hit.note
+    owner = packaged.get(hit.path)
+    if owner is not None and hit.inner_path is None and rule.category != "known-secret":
+        algo, digest, package = owner
+        mine = hit.file_md5 if algo == "md5" else hit.file_sha256
+        if mine == digest:
+            severity = Severity.INFO
+            note = f"unmodified file installed by {package} (its {algo} matches the package manifest)"
+    return Finding(
+        rule=rule.id,
+        category=rule.category,
+        severity=severity,
+        title=rule.title,
+        location=Location("layer", image_index, layer_index, hit.path, hit.inner_path, hit.line, None, None),
+        excerpt=hit.excerpt,
+        fingerprint=hit.fingerprint,
+        remediation=rule.remediation,
+        status=status,
+        status_layer=status_layer,
+        note=note,
+        known_secret_id=hit.known_secret_id,
+    )
+
+
+def _metadata_finding(detectors: DetectorSet, image_index: int, item: MetadataString, m: RawMatch) -> Finding:
+    rule = detectors.rule(m.rule)
+    location = Location(
+        item.kind, image_index, item.layer_index, None, None, None, item.history_index, item.key
+    )
+    value = item.value
+    lo = max(0, m.start - _EXCERPT_CONTEXT)
+    hi = min(len(value), m.end + _EXCERPT_CONTEXT)
+    shown = value[lo : m.start] + redact_value(m.secret) + value[m.end : hi]
+    excerpt = ("…" if lo else "") + shown + ("…" if hi < len(value) else "")
+    excerpt = redact_text(f"{item.key}: {excerpt}" if item.kind != "history" else excerpt, [m.secret])
+    return Finding(
+        rule=rule.id,
+        category=rule.category,
+        severity=m.severity if m.severity is not None else rule.severity,
+        title=rule.title,
+        location=location,
+        excerpt=excerpt,
+        fingerprint=finding_fingerprint(rule.id, location, m.secret),
+        remediation=rule.remediation,
+        note=m.note,
+        known_secret_id=m.known_secret_id,
+    )
+
+
+def _known_secret_reports(known: tuple[KnownSecret, ...], findings: list[Finding]) -> list[KnownSecretReport]:
+    found = {f.known_secret_id for f in findings if f.known_secret_id}
+    return [
+        KnownSecretReport(s.id, len(s.values), s.fingerprint, s.id in found, tuple(s.warnings)) for s in known
+    ]
+
+
+def _image_summary(image: Image) -> ImageSummary:
+    return ImageSummary(
+        reference=image.reference,
+        id=image.id,
+        digest=image.digest,
+        platform=str(image.platform) if image.platform else None,
+        format=image.format,
+        repo_tags=image.repo_tags,
+    )
+
+
+def _finding_order(f: Finding) -> tuple[object, ...]:
+    loc = f.location
+    return (
+        loc.image_index,
+        -1 if loc.kind != "layer" else 0,
+        loc.layer_index if loc.layer_index is not None else -1,
+        loc.history_index if loc.history_index is not None else -1,
+        loc.path or loc.key or "",
+        loc.line or 0,
+        f.rule,
+    )
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
