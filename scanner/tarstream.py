@@ -46,8 +46,6 @@ class TarEntry:
     size: int
     mode: int
     linkname: str
-    uid: int
-    gid: int
     offset: int  # stream offset of the first header block that belongs to this member
     has_data: bool  # whether `size` bytes of data follow in the archive
     sparse: bool = False  # GNU sparse: data is the stored (packed) bytes, not the file's real contents
@@ -69,6 +67,11 @@ def _nts(data: bytes) -> str:
 
 
 def _number(data: bytes) -> int:
+    try:
+        # Fast path: digits padded with NUL or spaces; anything odd falls through to tarfile's rules.
+        return int(data.rstrip(b"\0 ") or b"0", 8)
+    except ValueError:
+        pass
     if data[0] in (0o200, 0o377):
         value = int.from_bytes(data[1:], "big")
         if data[0] == 0o377:
@@ -280,7 +283,7 @@ class TarStream:
             self._skip_sparse_extensions(block)
         if kind == DIRTYPE:
             name = name.rstrip("/")
-        if kind != GNU_SPARSE:
+        if kind != GNU_SPARSE and block[345]:
             prefix = _nts(block[345:500])
             if prefix:
                 name = prefix + "/" + name
@@ -288,8 +291,6 @@ class TarStream:
             name = long_name.removesuffix("/") if kind == DIRTYPE else long_name
         if long_link is not None:
             linkname = long_link
-        uid = _number(block[108:116])
-        gid = _number(block[116:124])
         if pax is not None:
             for key, value in pax.items():
                 if key == "path" or key == "GNU.sparse.name":
@@ -298,10 +299,6 @@ class TarStream:
                     linkname = value
                 elif key == "size":
                     size = _pax_int(value)
-                elif key == "uid":
-                    uid = _pax_int(value)
-                elif key == "gid":
-                    gid = _pax_int(value)
                 elif key.startswith("GNU.sparse."):
                     sparse = True
         has_data = kind not in _NO_DATA_TYPES
@@ -313,8 +310,6 @@ class TarStream:
             size=size,
             mode=_number(block[100:108]),
             linkname=linkname,
-            uid=uid,
-            gid=gid,
             offset=start,
             has_data=has_data,
             sparse=sparse,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.walk import Limits, TRAILING_PATH, normalise_path, walk_layer
+from scanner.walk import TRAILING_PATH, Limits, normalise_path, walk_layer
 from tests.unit.layerfix import NullVisitor, Recorder, gz, make_layer, sha, tar_bytes, zst
 
 FAKE_TOKEN = b"ghp_" + b"FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKE"
