@@ -216,9 +216,13 @@ def lineage(report: ScanReport, finding: Finding) -> str:
         }
         return places.get(loc.kind, f"recorded in the image {loc.kind}") + ", readable by anyone who pulls it"
     layer = find_layer(report, loc.image_index, loc.layer_index)
-    added = f"added in layer {loc.layer_index}"
-    if layer is not None and layer.created_by:
-        added += f" by `{history_line(layer.created_by, 60)}`"
+    by = f" by `{history_line(layer.created_by, 60)}`" if layer is not None and layer.created_by else ""
+    if is_whiteout(report, finding):
+        return (
+            f"deleted in layer {loc.layer_index}{by} (a whiteout); "
+            "the deleted file is still recoverable from a lower layer's tarball"
+        )
+    added = f"added in layer {loc.layer_index}{by}"
     if finding.status == "deleted":
         return (
             f"{added}, deleted in layer {_layer_name(finding.status_layer)}, "
@@ -232,11 +236,22 @@ def lineage(report: ScanReport, finding: Finding) -> str:
     return f"{added}, present in the final filesystem"
 
 
-def status_phrase(finding: Finding) -> str:
+def is_whiteout(report: ScanReport, finding: Finding) -> bool:
+    """The finding is the whiteout itself (evidence of a deleted file), not content."""
+    loc = finding.location
+    if loc.kind != "layer" or loc.inner_path or finding.status != "visible":
+        return False
+    layer = find_layer(report, loc.image_index, loc.layer_index)
+    return layer is not None and loc.path in layer.whiteouts
+
+
+def status_phrase(report: ScanReport, finding: Finding) -> str:
     """Short status for a table cell: `visible`, `deleted in layer 2 (recoverable from layer 1)`, ..."""
     loc = finding.location
     if loc.kind != "layer":
         return f"in the image {loc.kind}"
+    if is_whiteout(report, finding):
+        return f"whiteout in layer {loc.layer_index}"
     if finding.status in ("deleted", "overwritten"):
         return (
             f"{finding.status} in layer {_layer_name(finding.status_layer)} "

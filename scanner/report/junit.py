@@ -127,7 +127,7 @@ def _add_findings(report: ScanReport, case: ET.Element, findings: list[Finding])
         failure.text = "\n".join(
             [
                 common.lineage(report, f),
-                f"excerpt: {f.excerpt}",
+                f"excerpt: {f.excerpt or '(none)'}",
                 f"fix: {f.remediation}",
                 f"fingerprint: {f.fingerprint}",
             ]

@@ -56,7 +56,7 @@ def render(report: ScanReport) -> str:
             gate = "fails" if common.is_gating(report, f) else "below"
             out.append(
                 f"| {f.severity.label} | {code(f.rule)} | {cell(f.location.describe())} | "
-                f"{cell(common.status_phrase(f))} | {gate} |"
+                f"{cell(common.status_phrase(report, f))} | {gate} |"
             )
     else:
         out.append("No active findings.")

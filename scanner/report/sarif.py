@@ -172,7 +172,8 @@ def _location(report: ScanReport, f: Finding) -> dict[str, Any]:
 def _result(report: ScanReport, f: Finding, rule_index: int) -> dict[str, Any]:
     text = (
         f"{f.title} at {f.location.describe()}: {common.lineage(report, f)}. "
-        f"Excerpt: {f.excerpt}. Fix: {f.remediation}"
+        + (f"Excerpt: {f.excerpt}. " if f.excerpt else "")
+        + f"Fix: {f.remediation}"
     )
     if f.note:
         text += f" Note: {f.note}"

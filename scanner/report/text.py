@@ -114,7 +114,10 @@ def _finding(report: ScanReport, f: Finding, paint: Callable[[str, str], str]) -
         head,
         f"      where:      {f.location.describe()}",
         f"      lineage:    {common.lineage(report, f)}",
-        f"      excerpt:    {f.excerpt}",
+    ]
+    if f.excerpt:
+        lines.append(f"      excerpt:    {f.excerpt}")
+    lines += [
         f"      fix:        {f.remediation}",
         f"      id:         {f.fingerprint}",
     ]

@@ -44,6 +44,14 @@ def _digest(char: str) -> str:
 
 RULES = [
     Rule(
+        "sensitive-file/deleted",
+        "sensitive-file",
+        Severity.INFO,
+        "Sensitive file deleted by a whiteout",
+        "A later layer deleted a credential file; the earlier layer still holds it.",
+        "Use RUN --mount=type=secret so the file never lands.",
+    ),
+    Rule(
         "credential-file/netrc",
         "sensitive-file",
         Severity.CRITICAL,
@@ -161,7 +169,7 @@ def findings_report(p: Planted) -> ScanReport:
             3,
             files=812,
             bytes=3_145_728,
-            whiteouts=["root/.wh..netrc"],
+            whiteouts=["root/.netrc"],
         ),
         LayerReport(
             0,
@@ -210,6 +218,13 @@ def findings_report(p: Planted) -> ScanReport:
             status="deleted",
             status_layer=2,
             known_secret_id="netrc",
+        ),
+        _finding(
+            "sensitive-file/deleted",
+            Location("layer", 0, 2, "root/.netrc"),
+            "",
+            "8" * 32,
+            note="root/.netrc (netrc) deleted in layer 2",
         ),
         _finding(
             "metadata/build-arg",

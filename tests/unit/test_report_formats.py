@@ -246,7 +246,7 @@ def test_sarif_is_valid_against_the_official_2_1_0_schema(build: object, planted
 def test_sarif_results_carry_fingerprints_levels_and_suppressions(planted: Planted) -> None:
     run = sarif_report.to_dict(findings_report(planted))["runs"][0]
     results = run["results"]
-    assert len(results) == 7
+    assert len(results) == 8
     netrc = next(r for r in results if r["ruleId"] == "credential-file/netrc")
     assert netrc["level"] == "error"
     assert netrc["partialFingerprints"] == {"imgscanFingerprint/v1": "a" * 32}
