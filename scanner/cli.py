@@ -159,6 +159,7 @@ def _run(
     fail_on = Severity.parse(fail_on_opt) if fail_on_opt else config.fail_on
     extra = [_parse_report_target(r) for r in extra_reports]
     known = tuple(load_known_secrets([parse_secret_spec(s) for s in secret_specs]))
+    baseline_path = baseline_path or config.baseline
     base = policy.load_baseline(baseline_path) if baseline_path else None
     limits = _limits(Limits(), config.limits)
     if no_cache:
@@ -188,7 +189,7 @@ def _run(
     for target_fmt, path in extra:
         _write(path, _scrub(render(report, target_fmt), values))
     use_color = color if color is not None else (output is None and sys.stdout.isatty())
-    main = render_quiet(report) + "\n" if quiet else render(report, fmt, color=use_color and fmt == "text")
+    main = render_quiet(report) if quiet else render(report, fmt, color=use_color and fmt == "text")
     main = _scrub(main, values)
     if output is not None:
         _write(output, main)

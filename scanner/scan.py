@@ -262,15 +262,18 @@ def run_scan(options: ScanOptions, progress: ProgressFn | None = None) -> ScanRe
             outcome = outcomes[_layer_key(layer)]
             lineage.add_layer(layer.index, outcome.summary)
             packaged.update(outcome.packaged)
-        for layer in image.layers:
-            outcome = outcomes[_layer_key(layer)]
-            report_layers.append(_layer_report(image_index, layer, outcome))
-            problems.extend(outcome.summary.problems)
-            for hit in outcome.hits:
-                findings.append(_layer_finding(detectors, image_index, layer.index, hit, lineage, packaged))
+        history_secrets: dict[int, list[str]] = {}
         for item in metadata_strings(image):
             for m in detectors.scan_metadata(item):
                 findings.append(_metadata_finding(detectors, image_index, item, m))
+                if item.kind == "history" and item.history_index is not None:
+                    history_secrets.setdefault(item.history_index, []).append(m.secret)
+        for layer in image.layers:
+            outcome = outcomes[_layer_key(layer)]
+            report_layers.append(_layer_report(image_index, layer, outcome, history_secrets))
+            problems.extend(outcome.summary.problems)
+            for hit in outcome.hits:
+                findings.append(_layer_finding(detectors, image_index, layer.index, hit, lineage, packaged))
         for area in metadata_areas(image):
             if area not in areas:
                 areas.append(area)
@@ -375,8 +378,15 @@ def _as_completed(futures: dict[Future[LayerOutcome], tuple[object, ...]]) -> It
     yield from as_completed(futures)
 
 
-def _layer_report(image_index: int, layer: Layer, outcome: LayerOutcome) -> LayerReport:
+def _layer_report(
+    image_index: int, layer: Layer, outcome: LayerOutcome, history_secrets: dict[int, list[str]]
+) -> LayerReport:
     s = outcome.summary
+    created_by = None
+    if layer.history is not None:
+        # The history line is shown beside every layer: it must not repeat a secret found in it.
+        secrets = history_secrets.get(layer.history.index, [])
+        created_by = redact_text(layer.history.created_by, secrets, limit=10_000)
     status = "cached" if outcome.cached else ("scanned" if s.complete else "unreadable")
     return LayerReport(
         image_index=image_index,
@@ -384,7 +394,7 @@ def _layer_report(image_index: int, layer: Layer, outcome: LayerOutcome) -> Laye
         digest=layer.digest,
         diff_id=layer.diff_id,
         media_type=layer.media_type,
-        created_by=layer.history.created_by if layer.history else None,
+        created_by=created_by,
         history_index=layer.history.index if layer.history else None,
         files=s.files,
         bytes=s.bytes,
