@@ -219,12 +219,14 @@ class _Guarded(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+    def read(self, size: int = -1, /) -> bytes:
+        # Overridden (not only readinto) so a large read costs no buffer allocation and copy.
+        if size < 0:
+            return self.readall()
         if self._done:
-            return 0
-        view = memoryview(buffer).cast("B")
+            return b""
         try:
-            data = self._inner.read(len(view))
+            data = self._inner.read(size)
         except LayerError:
             raise
         except _DECOMPRESS_ERRORS as e:
@@ -234,7 +236,17 @@ class _Guarded(io.RawIOBase):
             self._done = True
             if self._frames is not None:
                 self._frames.finish()
-            return 0
+        return data
+
+    def readall(self) -> bytes:
+        parts = []
+        while data := self.read(_BUFFER):
+            parts.append(data)
+        return b"".join(parts)
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        view = memoryview(buffer).cast("B")
+        data = self.read(len(view))
         view[: len(data)] = data
         return len(data)
 

@@ -1,4 +1,4 @@
-"""Finding, Location, Severity: made in one place, redacted and fingerprinted, never holding a secret in clear."""
+"""Finding, Location, Severity: made in one place, redacted and fingerprinted, never a secret in clear."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ class Severity(enum.IntEnum):
 
 @dataclass(frozen=True)
 class Location:
-    """Where a finding sits. layer_index is 0-based (manifest order); history_index 0-based over config.history."""
+    """Where a finding sits: layer_index 0-based in manifest order; history_index 0-based over history."""
 
     kind: str  # "layer" | "history" | "config" | "attestation" | "manifest"
     image_index: int = 0

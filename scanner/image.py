@@ -103,7 +103,7 @@ class Image:
     id: str  # config digest
     digest: str | None  # manifest digest, when the format gives one
     platform: Platform | None
-    format: str  # "docker-archive", "podman-archive", "docker25-archive", "oci-archive", "oci-layout", "daemon"
+    format: str  # docker-archive, podman-archive, docker25-archive, oci-archive, oci-layout, daemon
     config: dict[str, Any]
     layers: tuple[Layer, ...]
     history: tuple[HistoryEntry, ...]
@@ -150,7 +150,8 @@ def map_history(history_json: Any, layer_count: int) -> tuple[tuple[HistoryEntry
         problems.append(
             Problem(
                 "config.history",
-                f"history names {next_layer} non-empty rows for {layer_count} layers; layer-to-history mapping may be off",
+                f"history names {next_layer} non-empty rows for {layer_count} layers; "
+                "layer-to-history mapping may be off",
                 False,
             )
         )

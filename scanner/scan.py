@@ -13,6 +13,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scanner import __version__
 from scanner.detectors import DetectorConfig, DetectorSet, ruleset_hash
@@ -22,6 +23,9 @@ from scanner.findings import Finding, Location, Severity, finding_fingerprint, r
 from scanner.image import Image, Layer, Platform, Problem
 from scanner.result import ImageSummary, KnownSecretReport, LayerReport, ScanReport
 from scanner.walk import LayerSummary, Limits, Member, walk_layer
+
+if TYPE_CHECKING:
+    from scanner.cache import ScanCache
 
 ProgressFn = Callable[[int, int, int], None]  # (layers done, layers total, bytes done)
 
@@ -233,28 +237,109 @@ def _printable(raw: bytes) -> str:
 # --- the scan ------------------------------------------------------------------------------------
 
 
+@dataclass
+class ImageMetadata:
+    """What the metadata scan of one image gave: findings, areas examined, redacted history lines by layer."""
+
+    findings: list[Finding]
+    areas: list[str]
+    created_by: dict[int, str]
+
+
 def run_scan(options: ScanOptions, progress: ProgressFn | None = None) -> ScanReport:
     """Open the source, scan every layer and every metadata string, and assemble the report."""
-    from scanner.detectors.metadata import metadata_areas, metadata_strings
-    from scanner.lineage import Lineage
-    from scanner.sources import open_images
+    from scanner.cache import ScanCache
+    from scanner.sources import daemon_name, open_images
 
     started = time.monotonic()
     config = DetectorConfig(known_secrets=options.known_secrets, disabled_rules=options.disabled_rules)
     detectors = DetectorSet(config)
     rules_hash = ruleset_hash(detectors.rules, extra=repr(options.limits))
-    scanned_at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    cache = None
+    if options.cache_dir is not None:
+        fingerprints = tuple(s.fingerprint for s in options.known_secrets)
+        cache = ScanCache(options.cache_dir, rules_hash, fingerprints, repr(options.limits))
+    name = daemon_name(options.reference)
 
-    with tempfile.TemporaryDirectory(prefix="imgscan-") as tmp:
-        tmpdir = Path(tmp)
-        images = open_images(options.reference, tmpdir, options.platform)
-        outcomes = _scan_all_layers(images, options, config, detectors, rules_hash, str(tmpdir), progress)
+    answered = _from_cache(cache, name, options) if cache is not None and name else None
+    if answered is not None:
+        images, outcomes, metas = answered
+    else:
+        with tempfile.TemporaryDirectory(prefix="imgscan-") as tmp:
+            tmpdir = Path(tmp)
+            images = open_images(options.reference, tmpdir, options.platform)
+            outcomes = _scan_all_layers(images, options, config, detectors, cache, str(tmpdir), progress)
+        metas = [_scan_metadata(detectors, i, image) for i, image in enumerate(images)]
+        if cache is not None and name:
+            for image, meta in zip(images, metas, strict=True):
+                cache.put_image(image, meta, [outcomes[_layer_key(layer)] for layer in image.layers])
+    report = _assemble(detectors, images, outcomes, metas, options)
+    report.ruleset_hash = rules_hash
+    report.duration_s = round(time.monotonic() - started, 3)
+    return report
+
+
+def _from_cache(
+    cache: ScanCache, name: str, options: ScanOptions
+) -> tuple[list[Image], dict[tuple[object, ...], LayerOutcome], list[ImageMetadata]] | None:
+    """A daemon image whose metadata and every layer are cached: answered from `docker inspect` alone."""
+    from scanner.sources.daemon import inspect
+
+    info = inspect(name)
+    image_id = info.get("Id")
+    if not isinstance(image_id, str):
+        return None
+    entry = cache.get_image(image_id, name)
+    if entry is None:
+        return None
+    image, meta = entry
+    if options.platform is not None and (
+        image.platform is None or not image.platform.matches(options.platform)
+    ):
+        return None
+    outcomes: dict[tuple[object, ...], LayerOutcome] = {}
+    for layer in image.layers:
+        # The daemon's content store names these layers by diff_id: trusted without re-hashing.
+        outcome = cache.get(layer, verify=False)
+        if outcome is None:
+            return None
+        outcomes[_layer_key(layer)] = outcome
+    return [image], outcomes, [meta]
+
+
+def _scan_metadata(detectors: DetectorSet, image_index: int, image: Image) -> ImageMetadata:
+    from scanner.detectors.metadata import metadata_areas, metadata_strings
+
+    findings: list[Finding] = []
+    history_secrets: dict[int, list[str]] = {}
+    for item in metadata_strings(image):
+        for m in detectors.scan_metadata(item):
+            findings.append(_metadata_finding(detectors, image_index, item, m))
+            if item.kind == "history" and item.history_index is not None:
+                history_secrets.setdefault(item.history_index, []).append(m.secret)
+    created_by: dict[int, str] = {}
+    for layer in image.layers:
+        if layer.history is not None:
+            # The history line is shown beside every layer: it must not repeat a secret found in it.
+            secrets = history_secrets.get(layer.history.index, [])
+            created_by[layer.index] = redact_text(layer.history.created_by, secrets, limit=10_000)
+    return ImageMetadata(findings, list(metadata_areas(image)), created_by)
+
+
+def _assemble(
+    detectors: DetectorSet,
+    images: list[Image],
+    outcomes: dict[tuple[object, ...], LayerOutcome],
+    metas: list[ImageMetadata],
+    options: ScanOptions,
+) -> ScanReport:
+    from scanner.lineage import Lineage
 
     report_layers: list[LayerReport] = []
     findings: list[Finding] = []
     problems: list[Problem] = []
     areas: list[str] = []
-    for image_index, image in enumerate(images):
+    for image_index, (image, meta) in enumerate(zip(images, metas, strict=True)):
         problems.extend(image.problems)
         lineage = Lineage()
         packaged: dict[str, tuple[str, str, str]] = {}
@@ -262,39 +347,30 @@ def run_scan(options: ScanOptions, progress: ProgressFn | None = None) -> ScanRe
             outcome = outcomes[_layer_key(layer)]
             lineage.add_layer(layer.index, outcome.summary)
             packaged.update(outcome.packaged)
-        history_secrets: dict[int, list[str]] = {}
-        for item in metadata_strings(image):
-            for m in detectors.scan_metadata(item):
-                findings.append(_metadata_finding(detectors, image_index, item, m))
-                if item.kind == "history" and item.history_index is not None:
-                    history_secrets.setdefault(item.history_index, []).append(m.secret)
+        findings.extend(meta.findings)
         for layer in image.layers:
             outcome = outcomes[_layer_key(layer)]
-            report_layers.append(_layer_report(image_index, layer, outcome, history_secrets))
+            report_layers.append(_layer_report(image_index, layer, outcome, meta.created_by.get(layer.index)))
             problems.extend(outcome.summary.problems)
             for hit in outcome.hits:
                 findings.append(_layer_finding(detectors, image_index, layer.index, hit, lineage, packaged))
-        for area in metadata_areas(image):
-            if area not in areas:
-                areas.append(area)
+        areas.extend(a for a in meta.areas if a not in areas)
 
-    known = _known_secret_reports(options.known_secrets, findings)
     findings.sort(key=_finding_order)
     return ScanReport(
         tool_version=__version__,
-        ruleset_hash=rules_hash,
+        ruleset_hash="",
         reference=options.reference,
         images=[_image_summary(i) for i in images],
         layers=report_layers,
         metadata_scanned=areas,
-        known_secrets=known,
+        known_secrets=_known_secret_reports(options.known_secrets, findings),
         findings=findings,
         problems=problems,
         rules=list(detectors.rules),
         fail_on="high",
         verdict="",
-        scanned_at=scanned_at,
-        duration_s=round(time.monotonic() - started, 3),
+        scanned_at=datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
     )
 
 
@@ -310,20 +386,14 @@ def _scan_all_layers(
     options: ScanOptions,
     config: DetectorConfig,
     detectors: DetectorSet,
-    rules_hash: str,
+    cache: ScanCache | None,
     spool_dir: str,
     progress: ProgressFn | None,
 ) -> dict[tuple[object, ...], LayerOutcome]:
-    from scanner.cache import LayerCache
-
     unique: dict[tuple[object, ...], Layer] = {}
     for image in images:
         for layer in image.layers:
             unique.setdefault(_layer_key(layer), layer)
-    cache = None
-    if options.cache_dir is not None:
-        fingerprints = tuple(s.fingerprint for s in options.known_secrets)
-        cache = LayerCache(options.cache_dir, rules_hash, fingerprints, repr(options.limits))
     outcomes: dict[tuple[object, ...], LayerOutcome] = {}
     todo: list[tuple[tuple[object, ...], Layer]] = []
     for key, layer in unique.items():
@@ -379,14 +449,9 @@ def _as_completed(futures: dict[Future[LayerOutcome], tuple[object, ...]]) -> It
 
 
 def _layer_report(
-    image_index: int, layer: Layer, outcome: LayerOutcome, history_secrets: dict[int, list[str]]
+    image_index: int, layer: Layer, outcome: LayerOutcome, created_by: str | None
 ) -> LayerReport:
     s = outcome.summary
-    created_by = None
-    if layer.history is not None:
-        # The history line is shown beside every layer: it must not repeat a secret found in it.
-        secrets = history_secrets.get(layer.history.index, [])
-        created_by = redact_text(layer.history.created_by, secrets, limit=10_000)
     status = "cached" if outcome.cached else ("scanned" if s.complete else "unreadable")
     return LayerReport(
         image_index=image_index,

@@ -146,22 +146,24 @@ class _BudgetExceeded(LimitError):
 class _Hashing:
     """Counts and hashes every byte read through it; optionally enforces a byte cap."""
 
-    def __init__(self, inner: Readable, cap: int | None = None, what: str = "") -> None:
+    def __init__(self, inner: Readable, cap: int | None = None, what: str = "", hashing: bool = True) -> None:
         self._inner = inner
-        self._hash = hashlib.sha256()
+        self._hash = hashlib.sha256() if hashing else None
         self.count = 0
         self._cap = cap
         self._what = what
 
     def read(self, size: int = -1, /) -> bytes:
         data = self._inner.read(size)
-        self._hash.update(data)
+        if self._hash is not None:
+            self._hash.update(data)
         self.count += len(data)
         if self._cap is not None and self.count > self._cap:
             raise LimitError(f"{self._what} is larger than the {self._cap}-byte limit")
         return data
 
     def digest(self) -> str:
+        assert self._hash is not None
         return "sha256:" + self._hash.hexdigest()
 
 
@@ -264,6 +266,11 @@ class _Windower:
     def finish(self) -> None:
         self._emit(bytes(self._buf), last=True)
         self._buf = bytearray()
+
+    def forget(self) -> None:
+        """Drop what was fed so far: the caller cuts the windows itself."""
+        self._buf = bytearray()
+        self.total = 0
 
 
 class _Tee:
@@ -415,7 +422,9 @@ class _Walker:
         with open_blob(self.layer.blob) as raw:
             raw_hash = _Hashing(raw)
             reader, self.summary.compression = decompressing_reader(raw_hash)
-            tar_hash = _Hashing(reader, self.limits.max_layer_bytes, "uncompressed layer")
+            plain = self.summary.compression == "none"
+            # An uncompressed blob is the tar stream itself: hash it once.
+            tar_hash = _Hashing(reader, self.limits.max_layer_bytes, "uncompressed layer", hashing=not plain)
             tar = TarStream(tar_hash, max_header_bytes=self.limits.max_header_bytes)
             try:
                 self._walk_tar(tar, None, 0, None, self.token)
@@ -430,8 +439,8 @@ class _Walker:
                 self.summary.bytes = tar_hash.count
                 self._finish_paths()
         if self.summary.complete:
-            self.summary.diff_id = tar_hash.digest()
             self.summary.blob_digest = raw_hash.digest()
+            self.summary.diff_id = self.summary.blob_digest if plain else tar_hash.digest()
 
     def _finish_paths(self) -> None:
         self.summary.paths = array("Q", sorted(set(self._paths)))
@@ -619,10 +628,33 @@ class _Walker:
                 self._open_nested(member, kind, io.BytesIO(head), head, len(head), depth, budget)
             return
         kind = archive_kind(head)
+        if kind is None and size is not None:
+            windower.forget()
+            self._windows(member, head, source, size, owner)
+            return
         if kind is not None:
             self._open_nested(member, kind, _Prefixed(head, tee), None, size, depth, budget)
         tee.drain(window)
         windower.finish()
+
+    def _windows(self, member: Member, head: bytes, source: Readable, size: int, owner: object) -> None:
+        """A large plain file of known size: overlapping windows read straight from the source."""
+        window, overlap = self.limits.window, self.limits.overlap
+        try:
+            data = head + _read_exact(source, min(window, size) - len(head))
+            offset = 0
+            while True:
+                last = offset + len(data) >= size
+                self.emit(member, data, offset, size, offset == 0, last)
+                if last:
+                    return
+                more = _read_exact(source, min(window - overlap, size - offset - len(data)))
+                offset += len(data) - overlap
+                data = data[-overlap:] + more if overlap else more
+        except _BudgetExceeded:
+            raise
+        except LayerError as e:
+            raise _Upstream(owner, e) from None
 
     def _open_nested(
         self,

@@ -55,7 +55,7 @@ class DetectorSet:
         out: list[RawMatch] = []
         for det in self._content:
             out.extend(det.scan(content))
-        return self._enabled(out)
+        return one_per_secret(self._enabled(out))
 
     def scan_member(
         self, path: str, kind: str, size: int, linkname: str | None, layer_index: int
@@ -74,6 +74,25 @@ class DetectorSet:
             if rule.id == rule_id:
                 return rule
         raise KeyError(rule_id)
+
+
+_FAMILY_RANK = {"credential-file": 0, "pattern": 1, "entropy": 2}
+
+
+def one_per_secret(matches: list[RawMatch]) -> list[RawMatch]:
+    """One finding per secret: where a credential-file, pattern and entropy rule cover overlapping bytes,
+    the most specific family wins (a parsed credential file, then a named pattern, then entropy alone).
+    Known-secret and whole-file matches (empty spans) always stay."""
+    ranked = [m for m in matches if m.end > m.start and m.rule.split("/", 1)[0] in _FAMILY_RANK]
+    if len(ranked) < 2:
+        return matches
+    ranked.sort(key=lambda m: (_FAMILY_RANK[m.rule.split("/", 1)[0]], m.start))
+    kept: list[RawMatch] = []
+    for m in ranked:
+        if not any(k.start < m.end and m.start < k.end for k in kept):
+            kept.append(m)
+    keep_ids = {id(m) for m in kept}
+    return [m for m in matches if id(m) in keep_ids or m not in ranked]
 
 
 def ruleset_hash(rules: Sequence[Rule], extra: str = "") -> str:

@@ -49,7 +49,7 @@ class MetadataString:
 
 @dataclass(frozen=True)
 class RawMatch:
-    """What a detector saw. start/end are byte offsets in Content.data (or char offsets in a metadata value)."""
+    """What a detector saw: start/end are byte offsets in Content.data (char offsets in a metadata value)."""
 
     rule: str
     start: int

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from scanner.detectors import credfiles
+from scanner.detectors import credfiles, filters
 from scanner.detectors.base import Content, RawMatch, Rule
 from scanner.detectors.filters import is_documented_example, is_placeholder, is_secret_reference
 from scanner.findings import Severity
@@ -274,7 +274,6 @@ def _sensitive_deleted(path: str) -> str | None:
 
 _KEY_BEGIN = re.compile(rb"-----BEGIN ((?:[A-Z0-9]+ ){0,3})PRIVATE KEY( BLOCK)?-----")
 _B64_BYTES = re.compile(rb"[A-Za-z0-9+/=]")
-_MIN_KEY_BODY = 64  # base64 characters; shorter "keys" are placeholders in docs and code constants
 _MAX_KEY_BLOCK = 256 * 1024
 _TEST_DIRS = {"test", "tests", "testdata", "test-data", "testing", "fixtures", "__tests__", "spec", "specs"}
 _LIBRARY_DIRS = {"site-packages", "dist-packages", "node_modules", "vendor", "gems", "go", "pkg", "share"}
@@ -303,7 +302,7 @@ def private_key_blocks(data: bytes) -> Iterator[KeyBlock]:
             run = re.match(rb"(?:[ \t]*(?:[A-Za-z0-9+/=]+|[\w-]+: [^\n]*)?\r?\n)+", body.lstrip(b"\r\n"))
             body = run.group(0) if run else b""
             body_end = m.end() + len(body)
-        if len(_B64_BYTES.findall(body)) < _MIN_KEY_BODY:
+        if not filters.is_pem_key_body(body, complete=not truncated):
             continue
         block_end = body_end if truncated else stop + len(end_marker)
         yield KeyBlock(m.start(), block_end, _is_encrypted(m.group(1), body), truncated)

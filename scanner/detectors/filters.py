@@ -183,7 +183,8 @@ def is_secret_reference(value: str) -> bool:
 
 _PUBLIC_KEY_LINE = re.compile(
     r"(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp\d{3}|sk-ssh-ed25519@openssh\.com) AAAA"
-    r"|-----BEGIN (PUBLIC KEY|RSA PUBLIC KEY|CERTIFICATE|X509 CRL|CERTIFICATE REQUEST|PGP PUBLIC KEY BLOCK)-----"
+    r"|-----BEGIN (PUBLIC KEY|RSA PUBLIC KEY|CERTIFICATE|X509 CRL|CERTIFICATE REQUEST"
+    r"|PGP PUBLIC KEY BLOCK)-----"
 )
 
 
@@ -193,7 +194,17 @@ def is_public_key_line(line: str) -> bool:
 
 
 _URL_PLACEHOLDER_USERS = {"user", "username", "usr", "login", "name", "myuser", "youruser", "me", "foo"}
-_URL_PLACEHOLDER_PASSWORDS = {"password", "pass", "passwd", "pwd", "pw", "secret", "mypassword", "yourpassword", "bar"}
+_URL_PLACEHOLDER_PASSWORDS = {
+    "password",
+    "pass",
+    "passwd",
+    "pwd",
+    "pw",
+    "secret",
+    "mypassword",
+    "yourpassword",
+    "bar",
+}
 
 
 def is_url_placeholder_credential(user: str, password: str) -> bool:
@@ -204,3 +215,30 @@ def is_url_placeholder_credential(user: str, password: str) -> bool:
     if is_placeholder(password):
         return True
     return user.lower() in _URL_PLACEHOLDER_USERS and password.lower() in _URL_PLACEHOLDER_PASSWORDS
+
+
+_B64_LINE = re.compile(rb"[A-Za-z0-9+/=]+")
+_B64_RUN = re.compile(rb"[A-Za-z0-9+/]{40}")
+
+
+def is_pem_key_body(body: bytes, complete: bool = True, min_chars: int = 64) -> bool:
+    """True when the bytes between a PEM BEGIN and END line are key material: base64 lines and little else.
+
+    A TLS library holds "-----BEGIN RSA PRIVATE KEY-----" and the END line as format strings with binary
+    bytes between them; documentation holds a header with "..." after it. Neither is a key. A block cut at
+    a window's end (`complete=False`) is judged on the lines it has.
+    """
+    text = body.replace(b"\\r\\n", b"\n").replace(b"\\n", b"\n").replace(b"\r", b"")
+    lines = [ln.strip() for ln in text.split(b"\n")]
+    # RFC 1421 headers of encrypted PEM (Proc-Type:, DEK-Info:) are part of the block.
+    lines = [ln for ln in lines if ln and b": " not in ln]
+    if not complete:
+        run: list[bytes] = []
+        for ln in lines:
+            if not _B64_LINE.fullmatch(ln):
+                break
+            run.append(ln)
+        lines = run
+    total = sum(len(ln) for ln in lines)
+    b64 = sum(len(ln) for ln in lines if _B64_LINE.fullmatch(ln))
+    return b64 >= min_chars and b64 >= 0.95 * total and bool(_B64_RUN.search(text))

@@ -127,14 +127,6 @@ _DS_RULES: tuple[_DsRule, ...] = (
         distinctive=False,
     ),
     _DsRule(
-        "IPPublicDetector",
-        "public-ip",
-        "Public IPv4 address",
-        Severity.LOW,
-        (_p("[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]"),),
-        distinctive=False,
-    ),
-    _DsRule(
         "JwtTokenDetector",
         "jwt",
         "JSON Web Token",
@@ -388,7 +380,6 @@ def _segments(data: bytes, hits: Sequence[tuple[int, int]], targets: Sequence[st
 _JWT_CHARS = re.compile(r"[A-Za-z0-9_=+/.-]*")
 _ALNUM = re.compile(r"[0-9A-Za-z]*")
 _PEM_END = re.compile(rb"-----END [A-Z0-9 ]{0,40}-----")
-_PEM_BODY = re.compile(rb"[A-Za-z0-9+/=]{40}")
 
 
 def _occurrences(line: str, value: str, first_only: bool) -> Iterator[tuple[int, int]]:
@@ -432,8 +423,12 @@ def _pem_block(data: bytes, at: int) -> tuple[int, int] | None:
     start = begin if begin >= 0 else data.rfind(b"\n", 0, at) + 1
     m = _PEM_END.search(data, at, at + 65536)
     end = m.end() if m else min(len(data), at + 65536)
-    # Source code that names the header ("BEGIN RSA PRIVATE KEY" in a parser) has no key material after it.
-    if not _PEM_BODY.search(data, at, end):
+    # Code that names the header ("BEGIN RSA PRIVATE KEY" in a parser, format strings in a TLS library)
+    # has no key material after it, or binary bytes between two such strings.
+    header_end = data.find(b"-----", at, at + 80)
+    body_start = header_end + 5 if header_end >= 0 else at
+    body = data[body_start : m.start() if m else end]
+    if not filters.is_pem_key_body(body, complete=m is not None):
         return None
     return start, end
 
@@ -467,6 +462,14 @@ def _jwt_has_alg(token: str) -> bool:
     return isinstance(header, dict) and "alg" in header
 
 
+def _stands_alone(line: str, value: str) -> bool:
+    """True if some occurrence of value in line has no letter or digit right before or after it."""
+    for s, e in _occurrences(line, value, False):
+        if (s == 0 or not line[s - 1].isalnum()) and (e == len(line) or not line[e].isalnum()):
+            return True
+    return False
+
+
 _URL_USERPASS = re.compile(r"://([^\s:@/]*):([^\s@/]*)@")
 
 
@@ -481,6 +484,8 @@ def _keep(hit: _Hit, path: str) -> bool:
         return False
     if hit.rule == "pattern/jwt" and not _jwt_has_alg(value):
         return False
+    if hit.rule == "pattern/aws-access-key" and not _stands_alone(hit.line, value):
+        return False  # AKIA... inside a longer run of capitals is a word list in a binary, not a key id
     if hit.rule in ("pattern/url-credentials", "pattern/basic-auth-url"):
         for m in _URL_USERPASS.finditer(hit.line):
             if m.group(2) == value and filters.is_url_placeholder_credential(m.group(1), m.group(2)):

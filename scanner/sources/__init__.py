@@ -14,6 +14,18 @@ from scanner.sources.layout import open_layout
 ARCHIVE_SUFFIXES = (".tar", ".tgz", ".tar.gz", ".tar.zst", ".tar.xz")
 
 
+def daemon_name(ref: str) -> str | None:
+    """The daemon image name `ref` stands for, or None when it names a file, a directory or a transport."""
+    transport, _, rest = ref.partition(":")
+    if transport in ("docker", "docker-daemon") and rest:
+        return rest
+    if transport in ("docker-archive", "oci-archive", "oci") and rest:
+        return None
+    if Path(ref).exists() or ref.startswith((".", "/", "~")) or ref.endswith(ARCHIVE_SUFFIXES):
+        return None
+    return ref
+
+
 def open_images(ref: str, tmpdir: Path, platform: Platform | None = None) -> list[Image]:
     """Every image `ref` names (one per platform unless `platform` picks); writes only into `tmpdir`."""
     transport, _, rest = ref.partition(":")
