@@ -199,6 +199,7 @@ def test_normalise_path_strips_dot_slash_and_collapses_slashes() -> None:
     assert normalise_path("a/../b") == ("a/../b", True)
 
 
+@pytest.mark.slow  # building the 200,000-member tar with tarfile takes most of the time
 def test_many_empty_files_walk_fast_with_flat_memory(tmp_path: Path) -> None:
     import tracemalloc
 
