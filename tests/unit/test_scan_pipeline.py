@@ -1,0 +1,164 @@
+"""The scan pipeline's own logic: excerpts, one finding per secret, package triage, the layer cache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from fixtures.build import FileSpec, ImageSpec, LayerSpec, base_layer, tutorial_insecure, write_image
+from scanner.detectors import one_per_secret
+from scanner.detectors.base import RawMatch
+from scanner.findings import Severity, reset_fingerprint_key
+from scanner.scan import ScanOptions, excerpt_around, run_scan
+
+TOKEN = "ghp_" + "Fx9k2LmQ7rTz4WbN8vYc1HdJ6sPa3GeU0oKi"  # fake, built for these tests
+
+
+@pytest.fixture(autouse=True)
+def _fixed_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IMGSCAN_FINGERPRINT_KEY", "test-key")
+    reset_fingerprint_key()
+
+
+def test_excerpt_masks_the_secret_and_every_other_secret_on_the_line() -> None:
+    data = b"first line\nexport A=" + TOKEN.encode() + b" B=hunter2hunter2 # note\nlast\n"
+    a = data.index(TOKEN.encode())
+    b = data.index(b"hunter2hunter2")
+    m1 = RawMatch("pattern/github-token", a, a + len(TOKEN), TOKEN)
+    m2 = RawMatch("pattern/keyword", b, b + 14, "hunter2hunter2")
+    text = excerpt_around(data, m1, [m1, m2])
+    assert TOKEN not in text and "hunter2hunter2" not in text
+    assert text.startswith("export A=ghp_")
+    assert "first line" not in text and "last" not in text
+
+
+def test_excerpt_of_a_multi_line_secret_shows_no_part_of_its_body() -> None:
+    body = "MIIEogIBAAKCAQEA6yCv+BLrRP/dMPBXJWK21c0aqxIX6JkODL4K+zlyEURt8/Wp"
+    key = f"-----BEGIN RSA PRIVATE KEY-----\n{body}\n{body}\n-----END RSA PRIVATE KEY-----"
+    data = b"x = 1\n" + key.encode() + b"\n"
+    start = data.index(b"-----BEGIN")
+    m = RawMatch("credential-file/private-key", start, start + len(key), key)
+    text = excerpt_around(data, m, [m])
+    assert body[:20] not in text
+    assert "*****" in text
+
+
+def test_binary_bytes_in_an_excerpt_are_made_printable() -> None:
+    data = b"\x00\x01\x02token=" + TOKEN.encode() + b"\x00\xff"
+    start = data.index(TOKEN.encode())
+    m = RawMatch("pattern/github-token", start, start + len(TOKEN), TOKEN)
+    text = excerpt_around(data, m, [m])
+    assert all(ch.isprintable() for ch in text)
+    assert TOKEN not in text
+
+
+def test_one_finding_per_secret_prefers_the_most_specific_family() -> None:
+    cred = RawMatch("credential-file/private-key", 10, 200, "k")
+    pattern = RawMatch("pattern/private-key", 10, 180, "k")
+    entropy = RawMatch("entropy/base64", 50, 90, "k2")
+    known = RawMatch("known-secret", 10, 200, "k", known_secret_id="x")
+    other = RawMatch("pattern/github-token", 300, 340, TOKEN)
+    kept = one_per_secret([pattern, entropy, cred, known, other])
+    assert sorted(m.rule for m in kept) == [
+        "credential-file/private-key",
+        "known-secret",
+        "pattern/github-token",
+    ]
+
+
+def _image_with_packaged_key(tmp_path: Path, modified: bool) -> Path:
+    key_body = "MIIEogIBAAKCAQEA6yCv+BLrRP/dMPBXJWK21c0aqxIX6JkODL4K+zlyEURt8/Wp\n" * 4
+    shipped = f"-----BEGIN RSA PRIVATE KEY-----\n{key_body}-----END RSA PRIVATE KEY-----\n".encode()
+    md5 = hashlib.md5(shipped, usedforsecurity=False).hexdigest()
+    on_disk = shipped.replace(b"MIIE", b"MIIF", 1) if modified else shipped
+    spec = ImageSpec(
+        [
+            base_layer(),
+            LayerSpec(
+                [
+                    FileSpec("usr/share/libfoo/selftest.pem", on_disk),
+                    FileSpec(
+                        "var/lib/dpkg/info/libfoo1:amd64.md5sums",
+                        f"{md5}  usr/share/libfoo/selftest.pem\n".encode(),
+                    ),
+                ],
+                "RUN apt-get install libfoo1",
+            ),
+        ]
+    )
+    target = tmp_path / "img.tar"
+    write_image(spec, target, "docker-archive")
+    return target
+
+
+@pytest.mark.parametrize("modified", [False, True])
+def test_a_key_shipped_unmodified_by_a_debian_package_is_info_with_the_reason(
+    tmp_path: Path, modified: bool
+) -> None:
+    report = run_scan(ScanOptions(reference=str(_image_with_packaged_key(tmp_path, modified)), jobs=1))
+    (finding,) = [f for f in report.findings if f.location.path == "usr/share/libfoo/selftest.pem"]
+    if modified:
+        assert finding.severity == Severity.HIGH and finding.note is None
+    else:
+        assert finding.severity == Severity.INFO
+        assert finding.note is not None and "Debian package libfoo1" in finding.note
+
+
+def _signature(report: object) -> list[tuple[object, ...]]:
+    return sorted(
+        (f.rule, f.location.layer_index, f.location.path, f.status, f.fingerprint, f.excerpt)
+        for f in report.findings  # type: ignore[attr-defined]
+    )
+
+
+def test_second_scan_answers_every_layer_from_the_cache_with_the_same_findings(tmp_path: Path) -> None:
+    target = tmp_path / "img.tar"
+    write_image(tutorial_insecure("cache-test-pw-9", compression="gzip"), target, "docker25-archive")
+    cache = tmp_path / "cache"
+    first = run_scan(ScanOptions(reference=str(target), jobs=1, cache_dir=cache))
+    second = run_scan(ScanOptions(reference=str(target), jobs=1, cache_dir=cache))
+    assert {layer.status for layer in first.layers} == {"scanned"}
+    assert {layer.status for layer in second.layers} == {"cached"}
+    assert _signature(first) == _signature(second)
+    assert [(la.files, la.bytes, la.whiteouts) for la in first.layers] == [
+        (la.files, la.bytes, la.whiteouts) for la in second.layers
+    ]
+    for entry in cache.rglob("*.json"):
+        assert "cache-test-pw-9" not in entry.read_text()
+
+
+def test_corrupt_or_foreign_cache_entries_are_ignored_and_the_layer_is_scanned(tmp_path: Path) -> None:
+    target = tmp_path / "img.tar"
+    write_image(tutorial_insecure("cache-test-pw-9"), target, "docker-archive")
+    cache = tmp_path / "cache"
+    first = run_scan(ScanOptions(reference=str(target), jobs=1, cache_dir=cache))
+    entries = sorted(cache.rglob("*.json"))
+    assert entries
+    entries[0].write_text("{not json")
+    for entry in entries[1:]:
+        doc = json.loads(entry.read_text())
+        doc["hits"] = [{"rule": "made-up"}]  # planted: fails to decode
+        entry.write_text(json.dumps(doc))
+    again = run_scan(ScanOptions(reference=str(target), jobs=1, cache_dir=cache))
+    assert {layer.status for layer in again.layers} == {"scanned"}
+    assert _signature(first) == _signature(again)
+
+
+def test_a_cached_result_is_not_used_for_different_bytes_claiming_the_same_diff_id(tmp_path: Path) -> None:
+    clean = tmp_path / "clean.tar"
+    write_image(tutorial_insecure("cache-test-pw-9"), clean, "docker-archive")
+    cache = tmp_path / "cache"
+    run_scan(ScanOptions(reference=str(clean), jobs=1, cache_dir=cache))
+    # Same archive, one layer's bytes changed in place but its declared diff_id kept: the cache must not vouch.
+    data = bytearray(clean.read_bytes())
+    at = data.find(b"cache-test-pw-9")
+    data[at : at + 5] = b"CACHE"
+    tampered = tmp_path / "tampered.tar"
+    tampered.write_bytes(bytes(data))
+    report = run_scan(ScanOptions(reference=str(tampered), jobs=1, cache_dir=cache))
+    layer1 = report.layers[1]
+    assert layer1.status == "unreadable"  # read again, and its digest mismatch is reported
+    assert any("digest" in p.what for p in layer1.problems)
