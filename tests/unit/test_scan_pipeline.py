@@ -152,7 +152,7 @@ def test_a_cached_result_is_not_used_for_different_bytes_claiming_the_same_diff_
     write_image(tutorial_insecure("cache-test-pw-9"), clean, "docker-archive")
     cache = tmp_path / "cache"
     run_scan(ScanOptions(reference=str(clean), jobs=1, cache_dir=cache))
-    # Same archive, one layer's bytes changed in place but its declared diff_id kept: the cache must not vouch.
+    # Same archive, a layer's bytes changed in place, its declared diff_id kept: the cache must not vouch.
     data = bytearray(clean.read_bytes())
     at = data.find(b"cache-test-pw-9")
     data[at : at + 5] = b"CACHE"
