@@ -65,7 +65,7 @@ def open_blob(loc: BlobLocation) -> BinaryIO:
     return io.BufferedReader(_RangeRaw(loc), _BUFFER)
 
 
-class _Prefixed(io.RawIOBase):
+class Prefixed(io.RawIOBase):
     """Gives back bytes already read (the magic) before the rest of the source."""
 
     def __init__(self, head: bytes, source: Readable) -> None:
@@ -251,7 +251,8 @@ class _Guarded(io.RawIOBase):
         return len(data)
 
 
-def _read_head(raw: Readable, n: int) -> bytes:
+def read_up_to(raw: Readable, n: int) -> bytes:
+    """Up to n bytes, fewer only at the end of the stream (a single read may return less)."""
     parts: list[bytes] = []
     got = 0
     while got < n:
@@ -265,8 +266,8 @@ def _read_head(raw: Readable, n: int) -> bytes:
 
 def decompressing_reader(raw: Readable) -> tuple[BinaryIO, str]:
     """Pick gzip, zstd or none by the first bytes; returns (reader of uncompressed bytes, compression)."""
-    head = _read_head(raw, 4)
-    source = _Prefixed(head, raw)
+    head = read_up_to(raw, 4)
+    source = Prefixed(head, raw)
     if head.startswith(GZIP_MAGIC):
         gz = igzip.IGzipFile(fileobj=source, mode="rb")  # type: ignore[no-untyped-call]
         # Unbuffered on purpose: what was decoded before an error still reaches the caller.

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import IO, Literal, Protocol
 
-from scanner.decompress import Readable, decompressing_reader, open_blob
+from scanner.decompress import Prefixed, Readable, decompressing_reader, open_blob, read_up_to
 from scanner.detectors.base import Content
 from scanner.errors import LayerError, LimitError
 from scanner.image import GZIP_MAGIC, ZSTD_MAGIC, Layer, Problem
@@ -216,23 +216,6 @@ class _ZipEntryReader:
             raise LayerError(f"corrupt zip entry: {_one_line(e)}") from None
 
 
-class _Prefixed:
-    """Gives back bytes already read before the rest of the source."""
-
-    def __init__(self, head: bytes, source: Readable) -> None:
-        self._head = head
-        self._source = source
-
-    def read(self, size: int = -1, /) -> bytes:
-        if self._head:
-            if size < 0 or size >= len(self._head):
-                head, self._head = self._head, b""
-                return head
-            head, self._head = self._head[:size], self._head[size:]
-            return head
-        return self._source.read(size)
-
-
 class _Windower:
     """Cuts one file's bytes into overlapping windows and hands them to the visitor."""
 
@@ -315,18 +298,6 @@ def _read_exact(source: Readable, size: int) -> bytes:
         data = source.read(size - got)
         if not data:
             raise LayerError(f"file data ends after {got} of {size} bytes")
-        parts.append(data)
-        got += len(data)
-    return b"".join(parts)
-
-
-def _read_up_to(source: Readable, size: int) -> bytes:
-    parts: list[bytes] = []
-    got = 0
-    while got < size:
-        data = source.read(size - got)
-        if not data:
-            break
         parts.append(data)
         got += len(data)
     return b"".join(parts)
@@ -620,7 +591,7 @@ class _Walker:
             return
         windower = _Windower(self, member, size)
         tee = _Tee(source, windower, owner, size)
-        head = _read_up_to(tee, 512)
+        head = read_up_to(tee, 512)
         if size is None and len(head) < 512:
             windower.finish()  # a short decompressed stream: all of it is in `head`
             kind = archive_kind(head)
@@ -633,7 +604,7 @@ class _Walker:
             self._windows(member, head, source, size, owner)
             return
         if kind is not None:
-            self._open_nested(member, kind, _Prefixed(head, tee), None, size, depth, budget)
+            self._open_nested(member, kind, Prefixed(head, tee), None, size, depth, budget)
         tee.drain(window)
         windower.finish()
 
@@ -704,8 +675,8 @@ class _Walker:
     ) -> None:
         reader, _ = decompressing_reader(stream)
         counted = _Counted(reader, budget)
-        head = _read_up_to(counted, 512)
-        inner = _Prefixed(head, counted)
+        head = read_up_to(counted, 512)
+        inner = Prefixed(head, counted)
         if archive_kind(head) == "tar":
             # A tgz: walk the tar inside directly rather than as one more level.
             tar = TarStream(inner, max_header_bytes=self.limits.max_header_bytes)
@@ -761,7 +732,7 @@ class _Walker:
                     with archive.open(info) as raw:
                         entry = _Counted(_ZipEntryReader(raw), budget)
                         if kind == "symlink":
-                            target = _read_up_to(entry, 64 * KIB)
+                            target = read_up_to(entry, 64 * KIB)
                             child = Member(
                                 member.path,
                                 child.inner_path,
