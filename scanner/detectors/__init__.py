@@ -80,19 +80,30 @@ _FAMILY_RANK = {"credential-file": 0, "pattern": 1, "entropy": 2}
 
 
 def one_per_secret(matches: list[RawMatch]) -> list[RawMatch]:
-    """One finding per secret: where a credential-file, pattern and entropy rule cover overlapping bytes,
-    the most specific family wins (a parsed credential file, then a named pattern, then entropy alone).
-    Known-secret and whole-file matches (empty spans) always stay."""
-    ranked = [m for m in matches if m.end > m.start and m.rule.split("/", 1)[0] in _FAMILY_RANK]
-    if len(ranked) < 2:
+    """One finding per secret. Where credential-file, pattern and entropy rules cover overlapping bytes, the
+    most specific family wins (a parsed credential file, then a named pattern, then entropy alone); where
+    values of one known secret overlap (the whole file and a password in it), the longest wins. Known-secret
+    matches never hide the others, and whole-file matches (empty spans) always stay."""
+    if len(matches) < 2:
         return matches
-    ranked.sort(key=lambda m: (_FAMILY_RANK[m.rule.split("/", 1)[0]], m.start))
-    kept: list[RawMatch] = []
-    for m in ranked:
-        if not any(k.start < m.end and m.start < k.end for k in kept):
-            kept.append(m)
-    keep_ids = {id(m) for m in kept}
-    return [m for m in matches if id(m) in keep_ids or m not in ranked]
+    dropped: set[int] = set()
+
+    def keep_first(group: list[RawMatch]) -> None:
+        kept: list[RawMatch] = []
+        for m in group:
+            if any(k.start < m.end and m.start < k.end for k in kept):
+                dropped.add(id(m))
+            else:
+                kept.append(m)
+
+    ranked = [m for m in matches if m.end > m.start and m.rule.split("/", 1)[0] in _FAMILY_RANK]
+    keep_first(sorted(ranked, key=lambda m: (_FAMILY_RANK[m.rule.split("/", 1)[0]], m.start)))
+    known = [m for m in matches if m.known_secret_id is not None and m.end > m.start]
+    for secret_id in {m.known_secret_id for m in known}:
+        keep_first(
+            sorted((m for m in known if m.known_secret_id == secret_id), key=lambda m: m.start - m.end)
+        )
+    return [m for m in matches if id(m) not in dropped]
 
 
 def ruleset_hash(rules: Sequence[Rule], extra: str = "") -> str:

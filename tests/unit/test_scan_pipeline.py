@@ -162,3 +162,11 @@ def test_a_cached_result_is_not_used_for_different_bytes_claiming_the_same_diff_
     layer1 = report.layers[1]
     assert layer1.status == "unreadable"  # read again, and its digest mismatch is reported
     assert any("digest" in p.what for p in layer1.problems)
+
+
+def test_overlapping_values_of_one_known_secret_give_one_match_the_longest() -> None:
+    whole = RawMatch("known-secret", 0, 48, "whole file", known_secret_id="netrc")
+    password = RawMatch("known-secret", 38, 48, "password", known_secret_id="netrc")
+    other_secret = RawMatch("known-secret", 38, 48, "password", known_secret_id="token")
+    kept = one_per_secret([password, whole, other_secret])
+    assert kept == [whole, other_secret]
