@@ -1,0 +1,1 @@
+"""Integration tests: the whole scan on fixture images (no daemon)."""
