@@ -1,4 +1,4 @@
-"""Exit codes through the CLI: clean 0, findings 1, unreadable input or bad arguments 2 with one stderr line."""
+"""Exit codes through the CLI: clean 0, findings 1, bad input or arguments 2 with one line on stderr."""
 
 from __future__ import annotations
 
