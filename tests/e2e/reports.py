@@ -27,8 +27,13 @@ def describe(report: Report) -> str:
     return "\n".join([f"verdict {report['verdict']}; {len(lines)} findings:", *lines])
 
 
-def source_independent_findings(report: Report) -> set[tuple[object, ...]]:
-    """Each finding as the same image yields it from any source: layers named by diff_id, not position."""
+def source_independent_findings(report: Report, *, with_keys: bool = True) -> set[tuple[object, ...]]:
+    """Each finding as the same image yields it from any source: layers named by diff_id, not position.
+
+    with_keys=False leaves out the metadata key: a `docker save` archive (and the daemon's stream) carries
+    a second copy of the config in each legacy `<id>/json`, reported under its own key, which an OCI
+    archive does not have.
+    """
     diff_ids = {layer["index"]: layer["diff_id"] for layer in report["layers"]}
     return {
         (
@@ -37,7 +42,7 @@ def source_independent_findings(report: Report) -> set[tuple[object, ...]]:
             f["location"]["kind"],
             diff_ids.get(f["location"]["layer_index"]),
             f["location"]["path"],
-            f["location"]["key"],
+            f["location"]["key"] if with_keys else None,
             f["location"]["history_index"],
             f["status"],
             diff_ids.get(f.get("deleted_in_layer")),
