@@ -307,16 +307,28 @@ def _from_cache(
     return [image], outcomes, [meta]
 
 
+_METADATA_RANK = {"known-secret": 0, "metadata": 1, "pattern": 2, "entropy": 3}
+
+
 def _scan_metadata(detectors: DetectorSet, image_index: int, image: Image) -> ImageMetadata:
     from scanner.detectors.metadata import metadata_areas, metadata_strings
 
-    findings: list[Finding] = []
+    # One finding per secret and kind of place: legacy saves mirror the config in <id>/json and
+    # container_config, and a value may match a credential-named key and a token pattern at once.
+    best: dict[tuple[str, str, bool], tuple[int, int, MetadataString, RawMatch]] = {}
     history_secrets: dict[int, list[str]] = {}
-    for item in metadata_strings(image):
+    for order, item in enumerate(metadata_strings(image)):
         for m in detectors.scan_metadata(item):
-            findings.append(_metadata_finding(detectors, image_index, item, m))
             if item.kind == "history" and item.history_index is not None:
                 history_secrets.setdefault(item.history_index, []).append(m.secret)
+            key = (item.kind, m.secret, m.known_secret_id is not None)
+            rank = _METADATA_RANK.get(m.rule.split("/", 1)[0], 9)
+            if key not in best or (rank, order) < best[key][:2]:
+                best[key] = (rank, order, item, m)
+    findings = [
+        _metadata_finding(detectors, image_index, item, m)
+        for _, _, item, m in sorted(best.values(), key=lambda b: b[1])
+    ]
     created_by: dict[int, str] = {}
     for layer in image.layers:
         if layer.history is not None:

@@ -102,6 +102,8 @@ def parse_secret_spec(text: str) -> KnownSecretSpec:
 
 _CRED_KEY = re.compile(r"(?i)(pass|pwd|secret|token|auth|key|cred|private)")
 _ASSIGN = re.compile(r"^\s*(?:export\s+)?([A-Za-z0-9_.\-/:@\[\]]+)\s*[=:]\s*(.*?)\s*$")
+_PADDED_TOKEN = re.compile(r"[A-Za-z0-9+/_-]{8,}={1,2}")
+_MIN_PARSED = 1  # a parsed "value" of only "=" is syntax, not a credential
 _PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.S)
 
 
@@ -121,10 +123,10 @@ def _netrc_values(text: str) -> Iterator[tuple[str, str]]:
 def _assignment_values(text: str) -> Iterator[tuple[str, str]]:
     """KEY=VALUE (env files, .npmrc, ini, .pypirc) and `key: value` (YAML) lines."""
     for line in text.splitlines():
-        if line.lstrip().startswith(("#", ";")):
-            continue
+        if line.lstrip().startswith(("#", ";")) or _PADDED_TOKEN.fullmatch(line.strip()):
+            continue  # a padded base64 token ("AbcKey...==") is one value, not KEY=VALUE
         m = _ASSIGN.match(line)
-        if m and m.group(2):
+        if m and len(_unquote(m.group(2)).strip("=")) >= _MIN_PARSED:
             yield m.group(1), _unquote(m.group(2))
 
 

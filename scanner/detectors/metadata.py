@@ -21,7 +21,8 @@ from scanner.detectors.filters import (
 from scanner.findings import Severity
 from scanner.image import HistoryEntry, Image
 
-BUILDINFO_KEY = "moby.buildkit.buildinfo.v0"
+# BuildKit writes .v1 (binfotypes.ImageConfigField); older releases and docs say .v0.
+BUILDINFO_KEYS = ("moby.buildkit.buildinfo.v1", "moby.buildkit.buildinfo.v0")
 _CONFIG_FIELDS = (
     "Env",
     "Labels",
@@ -45,8 +46,8 @@ def metadata_strings(image: Image) -> Iterator[MetadataString]:
     for top, value in config.items():
         if top in ("config", "container_config") and isinstance(value, dict):
             yield from _config_object(value, "" if top == "config" else "container_config.")
-        elif top == BUILDINFO_KEY:
-            yield from _buildinfo(value, "config", "config " + BUILDINFO_KEY)
+        elif top in BUILDINFO_KEYS:
+            yield from _buildinfo(value, top, "config", "config " + top)
         elif top not in ("history", "rootfs"):  # history below; rootfs holds only diff_id digests
             yield from _walk(value, top, "config", None)
     for entry in image.history:
@@ -55,7 +56,7 @@ def metadata_strings(image: Image) -> Iterator[MetadataString]:
         if doc.area == "config":
             continue  # the same document as image.config, walked above
         if doc.area == "buildinfo":
-            yield from _buildinfo(doc.data, "config", doc.where)
+            yield from _buildinfo(doc.data, BUILDINFO_KEYS[0], "config", doc.where)
             continue
         yield from _walk(doc.data, "", _DOC_KINDS.get(doc.area, "config"), doc.where)
 
@@ -68,7 +69,7 @@ def metadata_areas(image: Image) -> list[str]:
     if isinstance(config.get("container_config"), dict):
         areas.append("container_config")
     areas.append("history")
-    if BUILDINFO_KEY in config or any(d.area == "buildinfo" for d in image.metadata):
+    if any(key in config for key in BUILDINFO_KEYS) or any(d.area == "buildinfo" for d in image.metadata):
         areas.append("buildinfo")
     names = {
         "attestation": "attestations",
@@ -125,11 +126,11 @@ def _walk(value: Any, path: str, kind: str, where: str | None) -> Iterator[Metad
                 stack.append((child, f"{here}[{i}]"))
 
 
-def _buildinfo(value: Any, kind: str, where: str) -> Iterator[MetadataString]:
+def _buildinfo(value: Any, key: str, kind: str, where: str) -> Iterator[MetadataString]:
     """BuildKit's buildinfo: base64 JSON whose attrs hold build-arg:X (and label:X) values."""
     data = value
     if isinstance(value, str):
-        yield MetadataString(kind, BUILDINFO_KEY, value, where=where)
+        yield MetadataString(kind, key, value, where=where)
         try:
             data = json.loads(base64.b64decode(value + "=" * (-len(value) % 4)))
         except (binascii.Error, ValueError):

@@ -12,19 +12,7 @@ from scanner.findings import Finding, Severity
 from tests.integration.conftest import SEED, describe, scan, scan_item
 
 VECTORS = {v.name: v for v in leak_vectors(SEED)}
-# Known gaps, each reported to the lead: the test stays and turns into a failure once fixed (strict xfail).
-KNOWN_GAPS = {
-    "buildinfo-v1": "metadata.py decodes only moby.buildkit.buildinfo.v0; BuildKit >= 0.10 writes ...v1",
-}
-CASES = [
-    pytest.param(
-        v.name, i, id=f"{v.name}-{i}", marks=[pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[v.name])]
-    )
-    if v.name in KNOWN_GAPS
-    else pytest.param(v.name, i, id=f"{v.name}-{i}")
-    for v in VECTORS.values()
-    for i in range(len(v.expect))
-]
+CASES = [pytest.param(v.name, i, id=f"{v.name}-{i}") for v in VECTORS.values() for i in range(len(v.expect))]
 
 
 def _matches(f: Finding, e: Expect) -> bool:

@@ -57,11 +57,6 @@ def test_netrc_stub_with_content_is_not_a_decoy(tmp_path: Path) -> None:
     assert report.verdict == "findings"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known.py _assignment_values splits a one-token secret like 'AbcKeyXyz...==' into "
-    "KEY='AbcKeyXyz...' and value '=', kept as the key looks credential-like: '=' is searched everywhere",
-)
 def test_padded_base64_known_secret_absent_from_the_image_matches_nothing(tmp_path: Path) -> None:
     token = "AbcKey" + "Xq7Lm2Pz9Rw4Tn8Vb3Hd" + "=="  # base64-looking, padded; 'Key' inside by chance
     item = Decoy("secure", DECOYS["same-run-removal"].spec)
