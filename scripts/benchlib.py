@@ -545,7 +545,7 @@ def _text_pool(seed: int) -> bytes:
         elif kind == 2:
             line = "    " + rng.choice(words) + "(" + ", ".join(rng.choice(words) for _ in range(3)) + ")"
         else:
-            line = f'  "{rng.choice(words)}": "{rng.randbytes(8).hex()}",'
+            line = f'  "{rng.choice(words)}": "{rng.choice(words)}-{rng.choice(words)}-{rng.randrange(999)}",'
         lines.append(line)
         size += len(line) + 1
     return ("\n".join(lines) + "\n").encode()
