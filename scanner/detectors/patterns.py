@@ -581,6 +581,9 @@ class PatternDetector:
             chunk = data[seg.start : seg.end]
             line = chunk.decode("utf-8", "surrogateescape").rstrip()
             ascii_only = chunk.isascii()
+            # detect-secrets hashes what it finds as UTF-8: give it U+FFFD for undecodable bytes (one char
+            # for one char, so offsets in `text` are offsets in `line`), and take values from `line`.
+            text = line if ascii_only else _safe_text(line)
 
             def to_bytes(
                 i: int, line: str = line, ascii_only: bool = ascii_only, base: int = seg.start
@@ -591,10 +594,10 @@ class PatternDetector:
                 if name in plugins:
                     plugin = plugins[name]
                     rule = _DS_RULE_ID[name]
-                    for ps in plugin.analyze_line(filename=path, line=line, line_number=seg.line_number):
+                    for ps in plugin.analyze_line(filename=path, line=text, line_number=seg.line_number):
                         value = ps.secret_value or ""
                         if name == "PrivateKeyDetector":
-                            at = to_bytes(line.find(value)) if value in line else seg.start
+                            at = to_bytes(text.find(value)) if value in text else seg.start
                             span = (
                                 _putty_block(data, at) if value.startswith("PuTTY") else _pem_block(data, at)
                             )
@@ -602,14 +605,14 @@ class PatternDetector:
                                 secret = data[span[0] : span[1]].decode("utf-8", "surrogateescape")
                                 out.append(_Hit(rule, span[0], span[1], secret, line, name))
                             continue
-                        for s, e in _locate(name, plugin, line, value):
-                            out.append(_Hit(rule, to_bytes(s), to_bytes(e), line[s:e], line, name))
+                        for s, e in _locate(name, plugin, text, value):
+                            out.append(_Hit(rule, to_bytes(s), to_bytes(e), line[s:e], text, name))
                 else:
                     extra, rx = self._extra[name]
-                    for m in rx.finditer(line):
+                    for m in rx.finditer(text):
                         g = "secret" if "secret" in rx.groupindex else 0
                         s, e = m.span(g)
-                        out.append(_Hit(extra.id, to_bytes(s), to_bytes(e), m.group(g), line, None))
+                        out.append(_Hit(extra.id, to_bytes(s), to_bytes(e), line[s:e], text, None))
         return out
 
     def _utf16_hits(self, path: str, data: bytes) -> list[_Hit]:
@@ -625,7 +628,15 @@ class PatternDetector:
 
 
 def _line_text(data: bytes, seg: _Segment) -> str:
-    return data[seg.start : seg.end].decode("utf-8", "surrogateescape").rstrip()
+    return _safe_text(data[seg.start : seg.end].decode("utf-8", "surrogateescape").rstrip())
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _safe_text(line: str) -> str:
+    """The line with each undecodable byte (a lone surrogate) as U+FFFD: same length, valid UTF-8."""
+    return _SURROGATE.sub("\ufffd", line)
 
 
 def _dedupe(hits: list[_Hit]) -> list[RawMatch]:
@@ -650,7 +661,7 @@ def plain_detect_secrets_hits(path: str, data: bytes) -> set[tuple[int, str]]:
     plugins = _detect_secrets_plugins()
     found: set[tuple[int, str]] = set()
     for n, raw in enumerate(data.split(b"\n"), start=1):
-        line = raw.decode("utf-8", "surrogateescape").rstrip()
+        line = _safe_text(raw.decode("utf-8", "surrogateescape").rstrip())
         for plugin in plugins.values():
             for ps in plugin.analyze_line(filename=path, line=line, line_number=n):
                 found.add((n, ps.type))

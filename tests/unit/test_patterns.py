@@ -211,3 +211,18 @@ def test_rule_ids_are_unique_and_severities_follow_the_kind() -> None:
     assert by_id["pattern/private-key"].severity == Severity.HIGH
     assert by_id["pattern/aws-access-key"].severity == Severity.HIGH
     assert all(i.startswith("pattern/") for i in ids)
+
+
+def test_undecodable_bytes_on_a_matched_line_neither_crash_nor_shift_the_span() -> None:
+    token = "ghp_" + "Zr8Lq2Wx5Tb9Nc4Vm7Kd1Hs6Pf3Jy0Ga8Ue2"
+    data = (
+        b"\xe9\xff junk \xc3 token = '"
+        + token.encode()
+        + b"' \xe9\n"
+        + b'db_password = "s3cr\xe9t-v4lue-9"\n'
+    )
+    content = Content("app/settings.py", None, data, 0, len(data), True, True, 0)
+    matches = list(PatternDetector().scan(content))
+    spans = {m.rule: data[m.start : m.end] for m in matches}
+    assert spans["pattern/github-token"] == token.encode()
+    assert spans["pattern/keyword"] == b"s3cr\xe9t-v4lue-9"
