@@ -15,14 +15,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from scanner import __version__
+from scanner import __version__, packages
 from scanner.detectors import DetectorConfig, DetectorSet, ruleset_hash
 from scanner.detectors.base import Content, MetadataString, RawMatch
 from scanner.detectors.known import KnownSecret
 from scanner.findings import Finding, Location, Severity, finding_fingerprint, redact_text, redact_value
 from scanner.image import Image, Layer, Platform, Problem
 from scanner.result import ImageSummary, KnownSecretReport, LayerReport, ScanReport
-from scanner.walk import LayerSummary, Limits, Member, walk_layer
+from scanner.walk import LayerSummary, Limits, Member, archive_kind, walk_layer
 
 if TYPE_CHECKING:
     from scanner.cache import ScanCache
@@ -115,6 +115,7 @@ class _Collector:
         self._prev: Content | None = None
         self._seen: set[tuple[str, int]] = set()
         self._fingerprints: set[str] = set()
+        self._archive: tuple[str, tuple[str | None, str | None]] = ("", (None, None))
 
     def member(self, member: Member) -> None:
         if member.kind in ("file",):
@@ -131,12 +132,20 @@ class _Collector:
         elif self._prev is not None:
             self._lines_before += self._prev.data.count(b"\n", 0, max(0, content.offset - self._prev.offset))
         self._prev = content
-        if content.is_first and content.is_last and content.inner_path is None:
-            self._remember_manifest(content)
+        whole = content.is_first and content.is_last
+        if whole and content.inner_path is None:
+            if packages.is_manifest(content.path):
+                self.packaged.update(packages.read_manifest(content.path, content.data))
+            if archive_kind(content.data[:512]) is not None:
+                # Findings inside it are judged by the archive a package installed (a man page's .gz).
+                self._archive = (content.path, _digests(content.data))
         matches = self.detectors.scan_content(content)
         if not matches:
             return
-        digests = _digests(content.data) if content.is_first and content.is_last else (None, None)
+        if content.inner_path is not None:
+            digests = self._archive[1] if self._archive[0] == content.path else (None, None)
+        else:
+            digests = _digests(content.data) if whole else (None, None)
         for m in matches:
             dedupe = (m.rule, content.offset + m.start)
             if dedupe in self._seen:
@@ -175,23 +184,6 @@ class _Collector:
                 file_sha256=digests[1],
             )
         )
-
-    def _remember_manifest(self, content: Content) -> None:
-        path = content.path
-        if path.startswith("var/lib/dpkg/info/") and path.endswith(".md5sums"):
-            package = path.rsplit("/", 1)[1][: -len(".md5sums")].split(":")[0]
-            for raw in content.data.splitlines():
-                digest, _, name = raw.decode("utf-8", "replace").partition("  ")
-                if len(digest) == 32 and name:
-                    self.packaged[name.lstrip("/")] = ("md5", digest, f"Debian package {package}")
-        elif path.endswith(".dist-info/RECORD"):
-            base = path.rsplit("/", 2)[0]
-            dist = path.rsplit("/", 2)[1][: -len(".dist-info")]
-            for raw in content.data.splitlines():
-                parts = raw.decode("utf-8", "replace").rsplit(",", 2)
-                if len(parts) == 3 and parts[1].startswith("sha256="):
-                    name = os.path.normpath(f"{base}/{parts[0]}")
-                    self.packaged[name] = ("sha256", parts[1][7:], f"Python package {dist}")
 
 
 def _digests(data: bytes) -> tuple[str, str]:
@@ -494,13 +486,11 @@ def _layer_finding(
     status, status_layer = lineage.status(hit.path, layer_index)  # type: ignore[attr-defined]
     severity = hit.severity if hit.severity is not None else rule.severity
     note = hit.note
-    owner = packaged.get(hit.path)
-    if owner is not None and hit.inner_path is None and rule.category != "known-secret":
-        algo, digest, package = owner
-        mine = hit.file_md5 if algo == "md5" else hit.file_sha256
-        if mine == digest:
+    if rule.category != "known-secret":  # a build secret found anywhere is never vendor content
+        vendor = packages.unmodified_owner(hit.path, hit.file_md5, hit.file_sha256, packaged)
+        if vendor is not None:
             severity = Severity.INFO
-            note = f"unmodified file installed by {package} (its {algo} matches the package manifest)"
+            note = vendor
     return Finding(
         rule=rule.id,
         category=rule.category,

@@ -7,7 +7,7 @@ import string
 from collections import Counter
 from collections.abc import Iterable
 from itertools import pairwise
-from math import log2
+from math import floor, log2
 
 from scanner.detectors.base import Content, RawMatch, Rule
 from scanner.detectors.filters import (
@@ -35,6 +35,9 @@ _CANDIDATES = re.compile(rb"(['\":=])[ \t]*(" + _TOKEN_CHARS + rb"{%d,%d})" % (M
 _ASSIGNED_KEY = re.compile(rb"^[ \t]*(?:export[ \t]+)?[\w.-]{1,80}[ \t]*$")
 _LINE_REST_BLANK = re.compile(rb"[ \t]*\r?(?:\n|$)")
 _HEX_DIGITS = frozenset(string.hexdigits)
+# With at most floor(2**limit) distinct characters, entropy cannot exceed the limit.
+_HEX_MIN_DISTINCT = floor(2**HEX_LIMIT)
+_BASE64_MIN_DISTINCT = floor(2**BASE64_LIMIT)
 _LETTERS = frozenset(string.ascii_letters)
 
 # Files detect-secrets does not read for secrets (binary or generated formats), by extension.
@@ -85,9 +88,11 @@ def hex_entropy(token: str) -> float:
 
 def classify_token(token: str) -> str | None:
     """'hex' or 'base64' when a token passes detect-secrets' entropy limit for its charset, else None."""
+    # k distinct characters give at most log2(k) bits each: most tokens fail that bound, cheaply.
+    distinct = len(set(token))
     if _HEX_DIGITS.issuperset(token):
-        return "hex" if hex_entropy(token) > HEX_LIMIT else None
-    return "base64" if shannon_entropy(token) > BASE64_LIMIT else None
+        return "hex" if distinct > _HEX_MIN_DISTINCT and hex_entropy(token) > HEX_LIMIT else None
+    return "base64" if distinct > _BASE64_MIN_DISTINCT and shannon_entropy(token) > BASE64_LIMIT else None
 
 
 def is_sequential(token: str) -> bool:

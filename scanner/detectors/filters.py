@@ -242,3 +242,8 @@ def is_pem_key_body(body: bytes, complete: bool = True, min_chars: int = 64) -> 
     total = sum(len(ln) for ln in lines)
     b64 = sum(len(ln) for ln in lines if _B64_LINE.fullmatch(ln))
     return b64 >= min_chars and b64 >= 0.95 * total and bool(_B64_RUN.search(text))
+
+
+def is_name_service_switch(path: str) -> bool:
+    """/etc/nsswitch.conf's `passwd: files` names the password database, not a password."""
+    return path.rsplit("/", 1)[-1] == "nsswitch.conf"

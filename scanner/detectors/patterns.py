@@ -491,6 +491,8 @@ def _keep(hit: _Hit, path: str) -> bool:
             if m.group(2) == value and filters.is_url_placeholder_credential(m.group(1), m.group(2)):
                 return False
     if hit.plugin == "KeywordDetector":
+        if filters.is_name_service_switch(path):
+            return False
         plugins = _detect_secrets_plugins()
         if (
             heuristic.is_potential_uuid(value)
@@ -539,7 +541,10 @@ class PatternDetector:
         data = content.data
         # detect-secrets picks keyword regexes by extension: the innermost name decides (a.jar!x.properties).
         path = content.inner_path.rsplit("!", 1)[-1] if content.inner_path else content.path
-        hits = [h for h in self._hits(path, data) if _keep(h, path)]
+        # `password = "..."` heuristics are for text, as in detect-secrets (which skips binaries): in byte
+        # code and libraries they fire on docstrings. Token-shaped rules still run on every byte.
+        binary = b"\x00" in data[:8192]
+        hits = [h for h in self._hits(path, data, keywords=not binary) if _keep(h, path)]
         if b"\x00" in data:
             hits.extend(self._utf16_hits(path, data))
         return _dedupe(hits)
@@ -574,7 +579,7 @@ class PatternDetector:
 
     # -- internals --
 
-    def _hits(self, path: str, data: bytes) -> list[_Hit]:
+    def _hits(self, path: str, data: bytes, keywords: bool = True) -> list[_Hit]:
         plugins = _detect_secrets_plugins()
         out: list[_Hit] = []
         for seg in _segments(data, self.prefilter.scan(data), self._targets):
@@ -591,6 +596,8 @@ class PatternDetector:
                 return base + (i if ascii_only else len(line[:i].encode("utf-8", "surrogateescape")))
 
             for name in sorted(seg.targets):
+                if name == "KeywordDetector" and not keywords:
+                    continue
                 if name in plugins:
                     plugin = plugins[name]
                     rule = _DS_RULE_ID[name]
@@ -620,7 +627,7 @@ class PatternDetector:
         out: list[_Hit] = []
         for align in (0, 1):
             view = data[align::2]
-            for h in self._hits(path, view):
+            for h in self._hits(path, view, keywords=False):
                 s, e = 2 * h.start + align, 2 * h.end + align
                 if data[s:e] == h.secret.encode("utf-16-le", "surrogatepass") and _keep(h, path):
                     out.append(_Hit(h.rule, s, e, h.secret, h.line, h.plugin))
