@@ -223,7 +223,7 @@ def excerpt_around(data: bytes, match: RawMatch, others: list[RawMatch]) -> str:
 
 def _printable(raw: bytes) -> str:
     text = raw.decode("utf-8", "replace")
-    return "".join(ch if ch.isprintable() else "." for ch in text)
+    return "".join(ch if ch.isprintable() and ch != "\ufffd" else "." for ch in text)
 
 
 # --- the scan ------------------------------------------------------------------------------------
@@ -326,7 +326,9 @@ def _scan_metadata(detectors: DetectorSet, image_index: int, image: Image) -> Im
         if layer.history is not None:
             # The history line is shown beside every layer: it must not repeat a secret found in it.
             secrets = history_secrets.get(layer.history.index, [])
-            created_by[layer.index] = redact_text(layer.history.created_by, secrets, limit=10_000)
+            # `docker import` rows have no command, only a comment ("Imported from -").
+            line = layer.history.created_by or layer.history.comment or ""
+            created_by[layer.index] = redact_text(line, secrets, limit=10_000)
     return ImageMetadata(findings, list(metadata_areas(image)), created_by)
 
 

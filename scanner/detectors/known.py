@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -115,9 +116,17 @@ def _unquote(v: str) -> str:
 
 def _netrc_values(text: str) -> Iterator[tuple[str, str]]:
     words = text.split()
+    login = None
     for i, w in enumerate(words[:-1]):
-        if w == "password":
+        if w == "machine":
+            login = None
+        elif w == "login":
+            login = words[i + 1]
+        elif w == "password":
             yield "password", words[i + 1]
+            if login:
+                # The pair as a URL's userinfo or, base64-encoded, an HTTP basic Authorization header.
+                yield "auth", f"{login}:{words[i + 1]}"
 
 
 def _assignment_values(text: str) -> Iterator[tuple[str, str]]:
@@ -217,6 +226,17 @@ def load_known_secrets(specs: Iterable[KnownSecretSpec | str]) -> list[KnownSecr
             # Short parsed values count only under a credential-like key: `DEBUG=true` is not a secret.
             if not whole and len(value) < MIN_VALUE and not _CRED_KEY.search(key):
                 continue
+            # A value we took out of a file is searched where it would be a credential if it is guessable;
+            # a whole secret the user handed in is searched as given (with a warning if short).
+            if not whole and guessable(value):
+                contexts = [c for c in credential_contexts(value) if c not in values]
+                values.extend(contexts)
+                warnings.append(
+                    f"a value of secret {spec.id} is a guessable {len(value)}-character word: it is searched "
+                    "where it would be a credential (after a password keyword, in a URL, beside its login), "
+                    "not alone, where it would match ordinary text"
+                )
+                continue
             values.append(value)
             if len(value) < MIN_VALUE:
                 warnings.append(
@@ -225,6 +245,38 @@ def load_known_secrets(specs: Iterable[KnownSecretSpec | str]) -> list[KnownSecr
                 )
         out.append(KnownSecret(spec.id, tuple(values), fingerprint, tuple(warnings)))
     return out
+
+
+# --- guessable values -----------------------------------------------------------------------------------
+
+_GUESSABLE_BITS = 48  # below this a value is a word or a PIN: it occurs in ordinary text and binaries
+
+
+def guessable(value: str) -> bool:
+    """A password like `password` or `admin123`: too little entropy to be found alone without noise.
+
+    The estimate is length x log2(size of the character classes used), as password meters do.
+    """
+    pool = 0
+    pool += 26 if any(c.islower() for c in value) else 0
+    pool += 26 if any(c.isupper() for c in value) else 0
+    pool += 10 if any(c.isdigit() for c in value) else 0
+    pool += 33 if any(not c.isalnum() for c in value) else 0
+    return "\n" not in value.strip() and len(value) * math.log2(max(pool, 2)) < _GUESSABLE_BITS
+
+
+def credential_contexts(value: str) -> list[str]:
+    """Where a guessable value would sit as a credential: after a password keyword, in a URL's userinfo."""
+    return [
+        f"password {value}",  # netrc
+        f"password={value}",
+        f"password: {value}",
+        f"password = {value}",
+        f'password": "{value}',
+        f"PASSWORD={value}",
+        f"Password: {value}",
+        f":{value}@",
+    ]
 
 
 # --- encodings ------------------------------------------------------------------------------------------

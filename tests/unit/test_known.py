@@ -100,8 +100,9 @@ def test_env_file_values_are_taken_but_short_non_credential_ones_are_not(tmp_pat
     ks = _load(tmp_path, "env", "export API_TOKEN='t0k3n-value-123456'\nDEBUG=true\nDB_PASS=abc\n")
     assert "t0k3n-value-123456" in ks.values
     assert "true" not in ks.values
-    assert "abc" in ks.values  # a short value under a credential name is kept, with a warning
-    assert any("only 3 characters" in w for w in ks.warnings)
+    # A short value under a credential name is searched where it would be a credential, with a warning.
+    assert "abc" not in ks.values and "password=abc" in ks.values and ":abc@" in ks.values
+    assert any("guessable 3-character" in w for w in ks.warnings)
 
 
 def test_json_leaves_and_docker_config_auth_password(tmp_path: Path) -> None:
@@ -226,3 +227,16 @@ def test_matches_name_the_secret_and_the_rule_is_critical(engine: bool) -> None:
 def test_short_encoded_forms_are_not_searched() -> None:
     names = {name for name, _ in encodings("ab3de")}
     assert names == {"raw", "utf-16le", "hex"}
+
+
+def test_a_guessable_netrc_password_is_searched_in_credential_contexts_not_alone(tmp_path: Path) -> None:
+    ks = _load(tmp_path, "netrc", "machine 127.0.0.1\nlogin admin\npassword password\n")
+    assert "password" not in ks.values
+    assert "password password" in ks.values and "admin:password" in ks.values
+    assert any("guessable 8-character" in w for w in ks.warnings)
+    det = KnownSecretDetector([ks])
+    assert not list(det.scan(_window(b"Enter your password: ")))  # ordinary text
+    found = {m.secret for m in det.scan(_window(b"curl -u admin:password http://x/"))}
+    assert found == {"admin:password"}
+    header = base64.b64encode(b"admin:password")
+    assert [m.note for m in det.scan(_window(b"Authorization: Basic " + header))] == ["base64"]
