@@ -6,6 +6,7 @@ import base64
 import hashlib
 import multiprocessing
 import os
+import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -100,6 +101,8 @@ def _failed(layer_index: int, what: str) -> LayerSummary:
 
 
 _EXCERPT_CONTEXT = 60
+_BINARY_CONTEXT = 16
+_DOT_RUN = re.compile(r"\.{4,}")
 
 
 class _Collector:
@@ -199,8 +202,11 @@ def excerpt_around(data: bytes, match: RawMatch, others: list[RawMatch]) -> str:
     line_end = data.find(b"\n", match.start)
     if line_end == -1:
         line_end = len(data)
-    lo = max(line_start, match.start - _EXCERPT_CONTEXT)
-    hi = min(line_end, max(match.end, match.start) + _EXCERPT_CONTEXT)
+    near = data[max(0, match.start - _EXCERPT_CONTEXT) : match.end + _EXCERPT_CONTEXT]
+    binary = b"\x00" in near
+    context = _BINARY_CONTEXT if binary else _EXCERPT_CONTEXT  # bytes around a match in a binary say little
+    lo = max(line_start, match.start - context)
+    hi = min(line_end, max(match.end, match.start) + context)
     spans = sorted(
         (max(o.start, lo), min(max(o.end, o.start), hi), o.secret)
         for o in others
@@ -218,6 +224,8 @@ def excerpt_around(data: bytes, match: RawMatch, others: list[RawMatch]) -> str:
         pos = end
     pieces.append(_printable(data[pos:hi]))
     text = ("…" if lo > line_start else "") + "".join(pieces) + ("…" if hi < line_end else "")
+    if binary:
+        text = _DOT_RUN.sub("…", text)
     return redact_text(text, [o.secret for o in others])
 
 

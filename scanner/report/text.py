@@ -105,6 +105,14 @@ def _group_heading(report: ScanReport, f: Finding) -> str:
 
 def _finding(report: ScanReport, f: Finding, paint: Callable[[str, str], str]) -> list[str]:
     label = f.severity.label.upper()
+    if f.severity == Severity.INFO and f.suppressed is None:
+        # Evidence and vendor files, one line each: the terminal is for what needs fixing.
+        why = (
+            common.lineage(report, f)
+            if common.is_whiteout(report, f)
+            else f.note or common.lineage(report, f)
+        )
+        return [f"    {paint(_SEVERITY_COLOR[f.severity], label)}  {f.rule}  {f.location.describe()}: {why}"]
     head = f"    {paint(_SEVERITY_COLOR[f.severity], label)}  {f.rule}  {f.title}"
     if f.suppressed is not None:
         head += "  [suppressed]"
