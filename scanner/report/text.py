@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from scanner.findings import Finding, Severity
 from scanner.report import common
@@ -74,6 +75,7 @@ def _findings(report: ScanReport, out: list[str], paint: Callable[[str, str], st
         return
     multi = len(report.images) > 1
     group: tuple[int, int | None] | None = None
+    findings = _fold_info(findings)
     for f in findings:
         loc = f.location
         if multi and (group is None or group[0] != loc.image_index):
@@ -88,6 +90,33 @@ def _findings(report: ScanReport, out: list[str], paint: Callable[[str, str], st
             group = this
         out.extend(_finding(report, f, paint))
     out.append("")
+
+
+def _fold_info(findings: list[Finding]) -> list[Finding]:
+    """Informational findings of one rule in one file with one reason read as one line, e.g. the ten
+    self-test keys of a TLS library: the first stands for the rest, its note counting them."""
+    out: list[Finding] = []
+    counts: dict[tuple[object, ...], int] = {}
+    first: dict[tuple[object, ...], int] = {}
+    for f in findings:
+        loc = f.location
+        if f.severity != Severity.INFO or f.suppressed is not None or loc.kind != "layer":
+            out.append(f)
+            continue
+        key: tuple[object, ...] = (loc.image_index, loc.layer_index, loc.path, loc.inner_path, f.rule, f.note)
+        counts[key] = counts.get(key, 0) + 1
+        if key not in first:
+            first[key] = len(out)
+            out.append(f)
+    for folded, at in first.items():
+        if counts[folded] > 1:
+            f = out[at]
+            out[at] = replace(
+                f,
+                location=replace(f.location, line=None),
+                note=f"{f.note} ({counts[folded]} places in this file)",
+            )
+    return out
 
 
 def _group_heading(report: ScanReport, f: Finding) -> str:
