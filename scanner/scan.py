@@ -20,7 +20,7 @@ from scanner import __version__, packages
 from scanner.detectors import DetectorConfig, DetectorSet, ruleset_hash
 from scanner.detectors.base import Content, MetadataString, RawMatch
 from scanner.detectors.known import KnownSecret
-from scanner.findings import Finding, Location, Severity, finding_fingerprint, redact_text, redact_value
+from scanner.findings import MASK, Finding, Location, Severity, finding_fingerprint, redact_text, redact_value
 from scanner.image import Image, Layer, Platform, Problem
 from scanner.result import ImageSummary, KnownSecretReport, LayerReport, ScanReport
 from scanner.walk import LayerSummary, Limits, Member, archive_kind, walk_layer
@@ -208,19 +208,20 @@ def excerpt_around(data: bytes, match: RawMatch, others: list[RawMatch]) -> str:
     lo = max(line_start, match.start - context)
     hi = min(line_end, max(match.end, match.start) + context)
     spans = sorted(
-        (max(o.start, lo), min(max(o.end, o.start), hi), o.secret)
+        (max(o.start, lo), min(max(o.end, o.start), hi), o.secret, o.start >= lo)
         for o in others
         if o.start < hi and max(o.end, o.start + 1) > lo and o.secret
     )
     pieces: list[str] = []
     pos = lo
-    for start, end, secret in spans:
+    for start, end, secret, starts_here in spans:
         if start < pos:
             start = pos  # overlapping spans: the earlier one already masked this part
         if end <= start:
             continue
         pieces.append(_printable(data[pos:start]))
-        pieces.append(redact_value(secret))
+        # A secret that began before the excerpt shows no prefix: its first characters are not here.
+        pieces.append(redact_value(secret) if starts_here else MASK)
         pos = end
     pieces.append(_printable(data[pos:hi]))
     text = ("…" if lo > line_start else "") + "".join(pieces) + ("…" if hi < line_end else "")

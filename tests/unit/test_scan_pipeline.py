@@ -170,3 +170,13 @@ def test_overlapping_values_of_one_known_secret_give_one_match_the_longest() -> 
     other_secret = RawMatch("known-secret", 38, 48, "password", known_secret_id="token")
     kept = one_per_secret([password, whole, other_secret])
     assert kept == [whole, other_secret]
+
+
+def test_a_secret_that_began_on_an_earlier_line_is_masked_without_a_prefix() -> None:
+    data = b"machine 127.0.0.1\nlogin admin\npassword hunter2hunter2\n"
+    whole = RawMatch("known-secret", 0, len(data), data.decode(), known_secret_id="netrc")
+    at = data.index(b"hunter2hunter2")
+    cred = RawMatch("credential-file/netrc", at, at + 14, "hunter2hunter2")
+    text = excerpt_around(data, cred, [whole, cred])
+    assert text == "*****"
+    assert "mach" not in text
