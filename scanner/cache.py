@@ -17,7 +17,8 @@ from scanner.image import HistoryEntry, Image, Layer, Platform, Problem
 from scanner.walk import LayerSummary
 
 if TYPE_CHECKING:
-    from scanner.scan import Hit, ImageMetadata, LayerOutcome
+    from scanner.collect import Hit, LayerOutcome
+    from scanner.scan import ImageMetadata
 
 SCHEMA = "imgscan/layer-cache/v1"
 IMAGE_SCHEMA = "imgscan/image-cache/v1"
@@ -169,7 +170,7 @@ def _encode(outcome: LayerOutcome, diff_id: str) -> dict[str, Any]:
 
 
 def _decode(entry: Any, diff_id: str) -> LayerOutcome | None:
-    from scanner.scan import Hit, LayerOutcome
+    from scanner.collect import Hit, LayerOutcome
 
     if not isinstance(entry, dict) or entry.get("schema") != SCHEMA or entry.get("diff_id") != diff_id:
         return None

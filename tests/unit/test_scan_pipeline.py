@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from fixtures.build import FileSpec, ImageSpec, LayerSpec, base_layer, tutorial_insecure, write_image
+from scanner.collect import excerpt_around
 from scanner.detectors import one_per_secret
 from scanner.detectors.base import RawMatch
 from scanner.findings import Severity, reset_fingerprint_key
-from scanner.scan import ScanOptions, excerpt_around, run_scan
+from scanner.scan import ScanOptions, run_scan
 
 TOKEN = "ghp_" + "Fx9k2LmQ7rTz4WbN8vYc1HdJ6sPa3GeU0oKi"  # fake, built for these tests
 
@@ -109,7 +110,7 @@ def test_a_key_shipped_unmodified_by_a_debian_package_is_info_with_the_reason(
 
 def _signature(report: object) -> list[tuple[object, ...]]:
     return sorted(
-        (f.rule, f.location.layer_index, f.location.path, f.status, f.fingerprint, f.excerpt)
+        (f.rule, f.location.layer_index or -1, f.location.path or "", f.status, f.fingerprint, f.excerpt)
         for f in report.findings  # type: ignore[attr-defined]
     )
 
@@ -180,3 +181,15 @@ def test_a_secret_that_began_on_an_earlier_line_is_masked_without_a_prefix() -> 
     text = excerpt_around(data, cred, [whole, cred])
     assert text == "*****"
     assert "mach" not in text
+
+
+def test_files_scanned_by_worker_processes_give_the_same_report_as_one_process(tmp_path: Path) -> None:
+    from fixtures.vectors import rich_vector, write_vector
+
+    target = write_vector(rich_vector(7), tmp_path / "rich.tar")
+    one = run_scan(ScanOptions(reference=str(target), jobs=1))
+    two = run_scan(ScanOptions(reference=str(target), jobs=2))
+    assert _signature(one) and _signature(one) == _signature(two)
+    assert [(la.files, la.bytes, la.status) for la in one.layers] == [
+        (la.files, la.bytes, la.status) for la in two.layers
+    ]
