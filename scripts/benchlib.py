@@ -355,34 +355,69 @@ def apt_mirror() -> str:
     raise SystemExit("no Debian mirror found in /etc/apt/sources.list{,.d/*}")
 
 
+# bookworm's minbase package set (what debootstrap --variant=minbase installs), for the fallback.
+_MINBASE = """
+adduser apt base-files base-passwd bash bsdutils coreutils dash debconf debian-archive-keyring debianutils
+diffutils dpkg e2fsprogs findutils gcc-12-base gpgv grep gzip hostname init-system-helpers libacl1
+libapt-pkg6.0 libattr1 libaudit-common libaudit1 libblkid1 libbz2-1.0 libc-bin libc6 libcap-ng0 libcap2
+libcom-err2 libcrypt1 libdb5.3 libdebconfclient0 libext2fs2 libffi8 libgcc-s1 libgcrypt20 libgmp10
+libgnutls30 libgpg-error0 libhogweed6 libidn2-0 liblz4-1 liblzma5 libmd0 libmount1 libnettle8 libp11-kit0
+libpam-modules libpam-modules-bin libpam-runtime libpam0g libpcre2-8-0 libseccomp2 libselinux1
+libsemanage-common libsemanage2 libsepol2 libsmartcols1 libss2 libstdc++6 libsystemd0 libtasn1-6 libtinfo6
+libudev1 libunistring2 libuuid1 libxxhash0 libzstd1 login logsave mawk mount ncurses-base ncurses-bin passwd
+perl-base sed sysvinit-utils tar tzdata usr-is-merged util-linux util-linux-extra zlib1g
+"""
+MINBASE_PACKAGES = _MINBASE.split()
+
+
 def ensure_rootfs(workdir: Path) -> tuple[Path, str]:
-    """A bookworm minbase rootfs under workdir (built once with debootstrap), and how it was made."""
+    """A bookworm minbase rootfs under workdir, built once: debootstrap from the machine's Debian mirror, or,
+    where debootstrap cannot run, the same packages fetched with `apt-get download` and unpacked with
+    `dpkg-deb -x` (no maintainer scripts run: files only). Returns the directory and how it was made."""
     root = workdir / "rootfs-bookworm"
-    if root.is_dir():
-        return root, (root.parent / "rootfs-bookworm.how").read_text().strip()
+    how_file = workdir / "rootfs-bookworm.how"
+    if root.is_dir() and how_file.exists():
+        return root, how_file.read_text().strip()
     tmp = workdir / "rootfs-bookworm.tmp"
     if tmp.exists() and not (tmp / "usr/bin/dpkg").exists():
         shutil.rmtree(tmp)
     mirror = apt_mirror()
+    how = f"debootstrap --variant=minbase bookworm {mirror}"
     if not tmp.exists():
         if shutil.which("debootstrap") is None:
-            run_checked(["apt-get", "install", "-y", "debootstrap"])
-        log(f"debootstrap --variant=minbase bookworm from {mirror} (a few minutes)")
-        proc = subprocess.run(["debootstrap", "--variant=minbase", "bookworm", str(tmp), mirror], check=False)
-        if proc.returncode != 0:
-            raise SystemExit(
-                "debootstrap failed; fall back by hand: apt-get download <packages> && dpkg-deb -x each into "
-                f"{root} (see docs/benchmarks.md)"
-            )
+            subprocess.run(["apt-get", "install", "-y", "debootstrap"], check=False)
+        log(f"{how} (a few minutes)")
+        ok = shutil.which("debootstrap") is not None and (
+            subprocess.run(
+                ["debootstrap", "--variant=minbase", "bookworm", str(tmp), mirror], check=False
+            ).returncode
+            == 0
+        )
+        if not ok:
+            log("debootstrap did not work here: falling back to apt-get download + dpkg-deb -x")
+            shutil.rmtree(tmp, ignore_errors=True)
+            _unpacked_rootfs(workdir, tmp)
+            how = "apt-get download of bookworm's minbase packages, each unpacked with dpkg-deb -x (fallback)"
     # As the official debian image does: no downloaded .debs or apt lists in the image.
     for sub in ("var/cache/apt/archives", "var/lib/apt/lists"):
         for p in (tmp / sub).glob("*"):
             if p.is_file():
                 p.unlink()
-    how = f"debootstrap --variant=minbase bookworm {mirror}"
-    (workdir / "rootfs-bookworm.how").write_text(how + "\n")
+    how_file.write_text(how + "\n")
     tmp.rename(root)
     return root, how
+
+
+def _unpacked_rootfs(workdir: Path, dest: Path) -> None:
+    debs = workdir / "debs"
+    debs.mkdir(exist_ok=True)
+    run_checked(["apt-get", "update"])
+    proc = subprocess.run(["apt-get", "download", *MINBASE_PACKAGES], cwd=debs, check=False)
+    if proc.returncode != 0:
+        raise SystemExit("apt-get download failed: cannot build the Debian layer")
+    dest.mkdir(parents=True)
+    for deb in sorted(debs.glob("*.deb")):
+        run_checked(["dpkg-deb", "-x", str(deb), str(dest)])
 
 
 def ensure_venv(workdir: Path, packages: Iterable[str] = VENV_PACKAGES) -> Path:
