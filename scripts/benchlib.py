@@ -100,7 +100,7 @@ class LayerWriter:
         self._blob = _HashingSink(self._raw)
         # Go's gzip default level (6), as dockerd/containerd write layers.
         self._gz = (
-            gzip.GzipFile(fileobj=self._blob, mode="wb", compresslevel=6, mtime=0)  # type: ignore[arg-type]
+            gzip.GzipFile(fileobj=self._blob, mode="wb", compresslevel=6, mtime=0)
             if compression == "gzip"
             else None
         )
