@@ -92,7 +92,7 @@ class PlantedSecrets:
         (directory / SECRET_FILES["token"]).write_text(planted.token + "\n")
         (directory / SECRET_FILES["netrc"]).write_text(netrc_text())
         (directory / SECRET_FILES["npmrc"]).write_text(
-            f"registry=https://registry.npmjs.org/\n//registry.npmjs.org/:_authToken={planted.npm_token}\n"
+            f"registry=https://registry.example.com/\n//registry.example.com/:_authToken={planted.npm_token}\n"
         )
         return planted
 

@@ -156,7 +156,7 @@ def test_service_account_json_private_key_reported_once() -> None:
 @pytest.mark.parametrize(
     ("path", "data", "rule"),
     [
-        ("root/.npmrc", b"//registry.npmjs.org/:_authToken=npm_{s}\n", "credential-file/npmrc"),
+        ("root/.npmrc", b"//registry.example.com/:_authToken=npm_{s}\n", "credential-file/npmrc"),
         ("root/.pypirc", b"[pypi]\nusername = __token__\npassword = pypi-{s}\n", "credential-file/pypirc"),
         (
             "etc/pip.conf",
