@@ -312,8 +312,9 @@ def _detect_secrets_plugins() -> dict[str, Any]:
             # Never call vendors' APIs from a scanner.
             "detect_secrets.filters.common.is_ignored_due_to_verification_policies",
         )
-        classes = {c.__name__: c for c in get_mapping_from_secret_type_to_class().values()}
-        _ds_plugins = {name: classes[name]() for name in DS_PLUGINS}  # type: ignore[misc]
+        mapping: dict[str, Any] = get_mapping_from_secret_type_to_class()
+        classes = {c.__name__: c for c in mapping.values()}
+        _ds_plugins = {name: classes[name]() for name in DS_PLUGINS}
     return _ds_plugins
 
 
