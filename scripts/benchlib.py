@@ -622,8 +622,10 @@ def ensure_memory_image(workdir: Path, gb: float, big_file_mb: int = 300, rebuil
 
 @dataclass
 class Run:
-    """One process run: wall time, exit code, CPU time, peak RSS of the biggest process (wait4) and peak
-    RSS summed over the whole process tree (sampled from /proc every 50 ms)."""
+    """One process run: wall time, exit code, CPU time, peak RSS of the biggest process (wait4), peak RSS
+    summed over the whole process tree, and peak PSS summed over it (both sampled from /proc every 50 ms).
+    Forked workers share their parent's pages: RSS counts those once per process, PSS splits them, so the
+    PSS sum is the memory the tree really holds."""
 
     tool: str
     argv: list[str]
@@ -633,9 +635,45 @@ class Run:
     sys_s: float
     peak_rss_mb: float
     tree_rss_mb: float
+    tree_pss_mb: float = 0.0
     stderr_tail: str = ""
     findings: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _tree_pids(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    out, stack = [], [root]
+    while stack:
+        pid = stack.pop()
+        out.append(pid)
+        stack.extend(children.get(pid, []))
+    return out
+
+
+def _tree_pss_kb(root: int) -> int:
+    """Sum of PSS over `root` and its descendants."""
+    return sum(_pss_kb(pid) for pid in _tree_pids(root))
 
 
 def _tree_rss_kb(root: int) -> int:
@@ -678,12 +716,14 @@ def timed_run(
         start = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env)
         peak_tree = 0
+        peak_pss = 0
         done = threading.Event()
 
         def sample() -> None:
-            nonlocal peak_tree
+            nonlocal peak_tree, peak_pss
             while not done.is_set():
                 peak_tree = max(peak_tree, _tree_rss_kb(proc.pid))
+                peak_pss = max(peak_pss, _tree_pss_kb(proc.pid))
                 done.wait(0.05)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -706,6 +746,7 @@ def timed_run(
         usage.ru_stime,
         usage.ru_maxrss / 1024,
         max(peak_tree, usage.ru_maxrss) / 1024,
+        peak_pss / 1024,
         tail,
     )
 
