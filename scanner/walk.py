@@ -292,15 +292,10 @@ class _Tee:
 
 
 def _read_exact(source: Readable, size: int) -> bytes:
-    parts: list[bytes] = []
-    got = 0
-    while got < size:
-        data = source.read(size - got)
-        if not data:
-            raise LayerError(f"file data ends after {got} of {size} bytes")
-        parts.append(data)
-        got += len(data)
-    return b"".join(parts)
+    data = read_up_to(source, size)
+    if len(data) < size:
+        raise LayerError(f"file data ends after {len(data)} of {size} bytes")
+    return data
 
 
 def archive_kind(head: bytes) -> str | None:

@@ -23,7 +23,7 @@ from typing import IO, Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from fixtures.build import CREATED, MTIME, canonical_json  # noqa: E402
+from fixtures.build import CREATED, canonical_json, tar_info  # noqa: E402
 
 DEFAULT_WORKDIR = Path("/var/tmp/imgscan-bench")
 CHUNK = 1 << 20
@@ -117,7 +117,7 @@ class LayerWriter:
             missing.append(parent)
             parent = posixpath.dirname(parent)
         for folder in reversed(missing):
-            self.tar.addfile(_info(folder, tarfile.DIRTYPE, 0o755))
+            self.tar.addfile(tar_info(folder, tarfile.DIRTYPE, 0o755))
             self._written.add(folder)
 
     def add_bytes(self, name: str, data: bytes, mode: int = 0o644) -> None:
@@ -127,7 +127,7 @@ class LayerWriter:
         """A regular file whose `size` bytes come from `reader.read(n)` (streamed, never held whole)."""
         name = name.strip("/")
         self._parents(name)
-        info = _info(name, tarfile.REGTYPE, mode)
+        info = tar_info(name, tarfile.REGTYPE, mode)
         info.size = size
         self.tar.addfile(info, reader)
         self._written.add(name)
@@ -152,22 +152,22 @@ class LayerWriter:
         st = full.lstat()
         self._parents(name)
         if stat.S_ISDIR(st.st_mode):
-            self.tar.addfile(_info(name, tarfile.DIRTYPE, stat.S_IMODE(st.st_mode)))
+            self.tar.addfile(tar_info(name, tarfile.DIRTYPE, stat.S_IMODE(st.st_mode)))
         elif stat.S_ISLNK(st.st_mode):
-            info = _info(name, tarfile.SYMTYPE, 0o777)
+            info = tar_info(name, tarfile.SYMTYPE, 0o777)
             info.linkname = os.readlink(full)
             self.tar.addfile(info)
             self.files += 1
         elif stat.S_ISREG(st.st_mode):
             key = (st.st_dev, st.st_ino)
             if st.st_nlink > 1 and key in self._inodes:
-                info = _info(name, tarfile.LNKTYPE, stat.S_IMODE(st.st_mode))
+                info = tar_info(name, tarfile.LNKTYPE, stat.S_IMODE(st.st_mode))
                 info.linkname = self._inodes[key]
                 self.tar.addfile(info)
             else:
                 if st.st_nlink > 1:
                     self._inodes[key] = name
-                info = _info(name, tarfile.REGTYPE, stat.S_IMODE(st.st_mode))
+                info = tar_info(name, tarfile.REGTYPE, stat.S_IMODE(st.st_mode))
                 info.size = st.st_size
                 with open(full, "rb") as fh:
                     self.tar.addfile(info, fh)
@@ -205,16 +205,6 @@ class _BytesReader:
         return out
 
 
-def _info(name: str, kind: bytes, mode: int) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.type = kind
-    info.mode = mode
-    info.mtime = MTIME
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    return info
-
-
 def write_docker_archive(
     layers: list[LayerBlob], out: Path, repo_tag: str, env: list[str] | None = None
 ) -> None:
@@ -237,7 +227,7 @@ def write_docker_archive(
 
         def put(name: str, data: bytes) -> None:
             _outer_folder(tar, folders, name)
-            info = _info(name, tarfile.REGTYPE, 0o644)
+            info = tar_info(name, tarfile.REGTYPE, 0o644)
             info.size = len(data)
             tar.addfile(info, _BytesReader(data))
 
@@ -259,7 +249,7 @@ def write_docker_archive(
                 legacy.update(config=runtime, os="linux", architecture="amd64")
             put(f"{layer_id}/json", canonical_json(legacy))
             _outer_folder(tar, folders, f"{layer_id}/layer.tar")
-            info = _info(f"{layer_id}/layer.tar", tarfile.REGTYPE, 0o644)
+            info = tar_info(f"{layer_id}/layer.tar", tarfile.REGTYPE, 0o644)
             info.size = layer.blob_bytes
             with open(layer.path, "rb") as fh:
                 tar.addfile(info, fh)
@@ -279,7 +269,7 @@ def _outer_folder(tar: tarfile.TarFile, folders: set[str], name: str) -> None:
     folder = posixpath.dirname(name)
     if folder and folder not in folders:
         folders.add(folder)
-        tar.addfile(_info(folder, tarfile.DIRTYPE, 0o755))
+        tar.addfile(tar_info(folder, tarfile.DIRTYPE, 0o755))
 
 
 @dataclass(frozen=True)
