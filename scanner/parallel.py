@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import multiprocessing
 from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 
 from scanner.collect import Collector, Hit, LayerOutcome, failed
 from scanner.detectors import DetectorConfig, DetectorSet
 from scanner.detectors.base import Content
-from scanner.image import Layer, Problem
-from scanner.walk import Limits, Member, walk_layer
+from scanner.image import BlobLocation, Layer, Problem
+from scanner.walk import Limits, Member, verify, walk_layer
 
 # One walk event: a member, or a window of its content.
 Event = tuple[Member, Content | None]
@@ -41,6 +41,66 @@ def _scan_batch(layer_index: int, events: list[Event]) -> BatchResult:
     collector = Collector(_worker_detectors, layer_index)
     replay(collector, events)
     return collector.hits, collector.packaged
+
+
+EARLY_INDEX = -1  # a blob scanned before the manifest says which layer it is
+
+
+def adopt(outcome: LayerOutcome, layer: Layer) -> LayerOutcome:
+    """An early blob scan, told which layer it was: its problems named, its digests checked."""
+    early = f"layer {EARLY_INDEX}"
+    summary = outcome.summary
+    summary.problems = [
+        Problem(p.where.replace(early, f"layer {layer.index}", 1), p.what, p.inconclusive)
+        for p in summary.problems
+    ]
+    if summary.complete:
+        verify(layer, summary)
+    return outcome
+
+
+class EarlyScans:
+    """Blob scans that run while a `docker save` stream is still arriving: one thread here walks each
+    announced blob as soon as it is on disk (the workers scan its files), while the main thread goes on
+    spooling. Blobs are keyed by where they lie on disk; the manifest, read last, says which layer is which.
+    Scans run one at a time and are all finished before the main thread scans anything itself: the
+    detector set here is not shared between threads."""
+
+    def __init__(
+        self, workers: ProcessPoolExecutor, jobs: int, detectors: DetectorSet, limits: Limits
+    ) -> None:
+        self.workers = workers
+        self.jobs = jobs
+        self.detectors = detectors
+        self.limits = limits
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imgscan-early")
+        self.futures: dict[BlobLocation, Future[LayerOutcome]] = {}
+
+    def submit(self, loc: BlobLocation) -> None:
+        layer = Layer(EARLY_INDEX, None, None, "", loc.size, loc)
+        self.futures[loc] = self.thread.submit(
+            scan_layer_parallel, layer, self.limits, self.detectors, self.workers, self.jobs
+        )
+
+    def finish(self) -> None:
+        """Wait for every early scan (call before scanning anything else here)."""
+        self.thread.shutdown(wait=True)
+
+    def take(self, layer: Layer) -> LayerOutcome | None:
+        """The early scan of this layer's blob, if there was one and it ran to the end."""
+        future = self.futures.pop(layer.blob, None) if layer.blob is not None else None
+        if future is None:
+            return None
+        try:
+            return adopt(future.result(), layer)
+        except Exception:  # a failed early scan is simply done again the ordinary way
+            return None
+
+    def close(self) -> None:
+        for future in self.futures.values():
+            future.cancel()
+        self.thread.shutdown(wait=True)
+        self.futures.clear()
 
 
 def replay(collector: Collector, events: list[Event]) -> None:

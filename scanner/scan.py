@@ -6,6 +6,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -69,10 +70,27 @@ def run_scan(options: ScanOptions, progress: ProgressFn | None = None) -> ScanRe
     if answered is not None:
         images, outcomes, metas = answered
     else:
-        with tempfile.TemporaryDirectory(prefix="imgscan-") as tmp:
-            tmpdir = Path(tmp)
-            images = open_images(options.reference, tmpdir, options.platform)
-            outcomes = _scan_all_layers(images, options, config, detectors, cache, str(tmpdir), progress)
+        jobs = options.jobs or (os.cpu_count() or 1)
+        workers = parallel.pool(jobs, config) if jobs > 1 else None
+        try:
+            with tempfile.TemporaryDirectory(prefix="imgscan-") as tmp:
+                limits = replace(options.limits, spool_dir=tmp)
+                # A daemon's save stream takes seconds to arrive: its layers are scanned as they land.
+                early = parallel.EarlyScans(workers, jobs, detectors, limits) if workers and name else None
+                hook = early.submit if early is not None else None
+                try:
+                    images = open_images(options.reference, Path(tmp), options.platform, hook)
+                    if early is not None:
+                        early.finish()
+                    outcomes = _scan_all_layers(
+                        images, detectors, cache, limits, workers, jobs, early, progress
+                    )
+                finally:
+                    if early is not None:
+                        early.close()
+        finally:
+            if workers is not None:
+                workers.shutdown(cancel_futures=True)
         metas = [_scan_metadata(detectors, i, image) for i, image in enumerate(images)]
         if cache is not None and name:
             for image, meta in zip(images, metas, strict=True):
@@ -201,11 +219,12 @@ def _layer_key(layer: Layer) -> tuple[object, ...]:
 
 def _scan_all_layers(
     images: list[Image],
-    options: ScanOptions,
-    config: DetectorConfig,
     detectors: DetectorSet,
     cache: ScanCache | None,
-    spool_dir: str,
+    limits: Limits,
+    workers: ProcessPoolExecutor | None,
+    jobs: int,
+    early: parallel.EarlyScans | None,
     progress: ProgressFn | None,
 ) -> dict[tuple[object, ...], LayerOutcome]:
     unique: dict[tuple[object, ...], Layer] = {}
@@ -224,24 +243,18 @@ def _scan_all_layers(
     done_bytes = sum(o.summary.bytes for o in outcomes.values())
     if progress:
         progress(len(outcomes), total, done_bytes)
-    limits = replace(options.limits, spool_dir=spool_dir)
-    jobs = options.jobs or (os.cpu_count() or 1)
-    workers = parallel.pool(jobs, config) if jobs > 1 and todo else None
-    try:
-        for key, layer in todo:
-            if workers is None:
-                outcome = scan_layer(layer, limits, detectors)
-            else:
-                outcome = parallel.scan_layer_parallel(layer, limits, detectors, workers, jobs)
-            outcomes[key] = outcome
-            done_bytes += outcome.summary.bytes
-            if cache is not None:
-                cache.put(layer, outcome)
-            if progress:
-                progress(len(outcomes), total, done_bytes)
-    finally:
-        if workers is not None:
-            workers.shutdown(cancel_futures=True)
+    for key, layer in todo:
+        outcome = early.take(layer) if early is not None else None
+        if outcome is None and workers is not None:
+            outcome = parallel.scan_layer_parallel(layer, limits, detectors, workers, jobs)
+        if outcome is None:
+            outcome = scan_layer(layer, limits, detectors)
+        outcomes[key] = outcome
+        done_bytes += outcome.summary.bytes
+        if cache is not None:
+            cache.put(layer, outcome)
+        if progress:
+            progress(len(outcomes), total, done_bytes)
     return outcomes
 
 

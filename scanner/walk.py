@@ -769,11 +769,13 @@ def walk_layer(layer: Layer, limits: Limits, visitor: Visitor) -> LayerSummary:
         walker.problem(walker.where, f"layer not read in full: {e}")
     walker.flush_notes()
     if summary.complete:
-        _verify(layer, summary, walker)
+        verify(layer, summary)
     return summary
 
 
-def _verify(layer: Layer, summary: LayerSummary, walker: _Walker) -> None:
+def verify(layer: Layer, summary: LayerSummary) -> None:
+    """Compare the digests a full read computed with the ones the image declares for `layer`."""
+    where = f"layer {layer.index}"
     checks: list[tuple[str, str | None, str]] = [("diff_id", layer.diff_id, summary.diff_id)]
     if layer.digest_is_compressed:
         checks.append(("blob digest", layer.digest, summary.blob_digest))
@@ -783,8 +785,9 @@ def _verify(layer: Layer, summary: LayerSummary, walker: _Walker) -> None:
         if not expected:
             continue
         if not expected.startswith("sha256:"):
-            walker.problem(
-                walker.where, f"{what} {expected} uses an algorithm imgscan does not verify", False
+            summary.problems.append(
+                Problem(where, f"{what} {expected} uses an algorithm imgscan does not verify", False)
             )
         elif expected != got:
-            walker.problem(walker.where, f"{what} mismatch: expected {expected}, got {got}")
+            summary.problems.append(Problem(where, f"{what} mismatch: expected {expected}, got {got}"))
+            summary.complete = False

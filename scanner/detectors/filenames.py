@@ -505,11 +505,7 @@ class SensitiveFileDetector:
         what = _sensitive_deleted(deleted)
         if what is None:
             return []
-        return [
-            RawMatch(
-                "sensitive-file/deleted", 0, 0, "", note=f"{deleted} ({what}) deleted in layer {layer_index}"
-            )
-        ]
+        return [RawMatch("sensitive-file/deleted", 0, 0, "", note=f"{deleted} ({what}) hidden by a whiteout")]
 
 
 def _is_stand_in(fmt: str, value: str) -> bool:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from scanner.errors import SourceError
 from scanner.formats import select_images
-from scanner.image import Image, Platform
+from scanner.image import BlobLocation, Image, Platform
 from scanner.sources.archive import open_archive
 from scanner.sources.daemon import open_daemon
 from scanner.sources.layout import open_layout
@@ -26,11 +27,19 @@ def daemon_name(ref: str) -> str | None:
     return ref
 
 
-def open_images(ref: str, tmpdir: Path, platform: Platform | None = None) -> list[Image]:
-    """Every image `ref` names (one per platform unless `platform` picks); writes only into `tmpdir`."""
+def open_images(
+    ref: str,
+    tmpdir: Path,
+    platform: Platform | None = None,
+    on_blob: Callable[[BlobLocation], None] | None = None,
+) -> list[Image]:
+    """Every image `ref` names (one per platform unless `platform` picks); writes only into `tmpdir`.
+
+    For a daemon image, `on_blob` hears of each layer-like blob while the save stream is still arriving.
+    """
     transport, _, rest = ref.partition(":")
     if transport in ("docker", "docker-daemon") and rest:
-        return select_images(open_daemon(rest, tmpdir), rest, platform=platform)
+        return select_images(open_daemon(rest, tmpdir, on_blob), rest, platform=platform)
     if transport in ("docker-archive", "oci-archive") and rest:
         path, name = _path_and_name(rest)
         return select_images(open_archive(_existing(path), tmpdir, ref), path, name, platform)
@@ -45,7 +54,7 @@ def open_images(ref: str, tmpdir: Path, platform: Platform | None = None) -> lis
     if ref.startswith((".", "/", "~")) or ref.endswith(ARCHIVE_SUFFIXES):
         # A path-looking reference that does not exist is a typo, not an image name for the daemon.
         raise SourceError(f"no such file or directory: {ref}")
-    return select_images(open_daemon(ref, tmpdir), ref, platform=platform)
+    return select_images(open_daemon(ref, tmpdir, on_blob), ref, platform=platform)
 
 
 def _path_and_name(rest: str) -> tuple[str, str | None]:

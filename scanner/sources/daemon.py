@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import docker
 import docker.errors
@@ -13,8 +14,9 @@ import requests.exceptions
 
 from scanner.errors import SourceError
 from scanner.formats import normalize_name, one_line, read_images
-from scanner.image import Image
+from scanner.image import BlobLocation, Image
 from scanner.sources.archive import TarStore
+from scanner.sources.spool import SpoolWriter
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 
@@ -35,17 +37,25 @@ def inspect(name: str) -> dict[str, Any]:
     return result
 
 
-def open_daemon(name: str, tmpdir: Path) -> list[Image]:
-    """The image `name` from the daemon, read from its `docker save` stream spooled to `tmpdir`."""
+def open_daemon(
+    name: str, tmpdir: Path, on_blob: Callable[[BlobLocation], None] | None = None
+) -> list[Image]:
+    """The image `name` from the daemon, read from its `docker save` stream spooled to `tmpdir`.
+
+    `on_blob` hears of each layer-like blob as soon as it is on disk, so scanning can overlap the save.
+    """
     save = tmpdir / "save.tar"
     try:
         client = docker.from_env()
         try:
             info: dict[str, Any] = client.api.inspect_image(name)
             with open(save, "wb") as out:
+                sink: BinaryIO | SpoolWriter = (
+                    out if on_blob is None else SpoolWriter(out, str(save), on_blob)
+                )
                 # Chunks go straight to disk: memory stays flat however large the image is.
                 for chunk in client.api.get_image(name, chunk_size=1 << 20):
-                    out.write(chunk)
+                    sink.write(chunk)
         finally:
             client.close()
     except _DOCKER_ERRORS as exc:
