@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import string
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from itertools import pairwise
 from math import floor, log2
 
@@ -16,6 +16,7 @@ from scanner.detectors.filters import (
     is_integrity_hash_context,
     is_placeholder,
 )
+from scanner.detectors.prefilter import Pattern, Prefilter, hyperscan_available
 from scanner.findings import Severity
 
 # detect-secrets' defaults: base64 (and url-safe, with `\`) above 4.5 bits, hex above 3.0 bits per character.
@@ -32,6 +33,10 @@ _TOKEN_CHARS = rb"[A-Za-z0-9+/\\=_-]"
 # The pattern starts with one character class so `re` can skip ahead fast (2-3x an alternation); which
 # shape it is gets checked in Python, only for the few matches.
 _CANDIDATES = re.compile(rb"(['\":=])[ \t]*(" + _TOKEN_CHARS + rb"{%d,%d})" % (MIN_TOKEN, MAX_TOKEN))
+# The same search for Hyperscan: it reports where MIN_TOKEN token characters after an opener end.
+_OPENED_RUN = rb"['\":=][ \t]*" + _TOKEN_CHARS + rb"{%d}" % MIN_TOKEN
+_TOKEN_RUN = re.compile(_TOKEN_CHARS + rb"+")
+_BLANKS = frozenset(b" \t")
 _ASSIGNED_KEY = re.compile(rb"^[ \t]*(?:export[ \t]+)?[\w.-]{1,80}[ \t]*$")
 _LINE_REST_BLANK = re.compile(rb"[ \t]*\r?(?:\n|$)")
 _HEX_DIGITS = frozenset(string.hexdigits)
@@ -179,6 +184,33 @@ class EntropyDetector:
 
     rules: tuple[Rule, ...] = _RULES
 
+    def __init__(self, use_hyperscan: bool | None = None) -> None:
+        if use_hyperscan is None:
+            use_hyperscan = hyperscan_available()
+        # Hyperscan finds where an opener is followed by MIN_TOKEN token characters at ~2 GB/s; `re` needs
+        # most of this detector's time for the same search. The token's full run is measured afterwards.
+        self._openers = Prefilter([Pattern(_OPENED_RUN)], use_hyperscan) if use_hyperscan else None
+
+    def _candidates(self, data: bytes) -> Iterator[tuple[int, int, int]]:
+        """(opener offset, token start, token end) of each candidate, left to right, not overlapping:
+        the matches `_CANDIDATES.finditer` gives, found faster."""
+        if self._openers is None:
+            for m in _CANDIDATES.finditer(data):
+                yield m.start(), m.start(2), m.end(2)
+            return
+        consumed = 0
+        for _pid, end in self._openers.scan(data):
+            start = end - MIN_TOKEN
+            if start < consumed:
+                continue  # an opener inside a token already taken (`=` is both)
+            at = start - 1
+            while data[at] in _BLANKS:
+                at -= 1
+            run = _TOKEN_RUN.match(data, start, start + MAX_TOKEN)
+            assert run is not None
+            consumed = run.end()
+            yield at, start, consumed
+
     def scan(self, content: Content) -> Iterable[RawMatch]:
         data = content.data
         if not data or b"\x00" in data[:8192]:
@@ -187,18 +219,15 @@ class EntropyDetector:
         if _skipped_file(path):
             return []
         out: list[RawMatch] = []
-        for m in _CANDIDATES.finditer(data):
-            opener = m.group(1)
-            start, end = m.start(2), m.end(2)
-            line_start = data.rfind(b"\n", 0, m.start()) + 1
+        for at, start, end in self._candidates(data):
+            opener = data[at : at + 1]
+            line_start = data.rfind(b"\n", 0, at) + 1
             if opener in b"'\"":
-                if start != m.start() + 1 or data[end : end + 1] != opener:
+                if start != at + 1 or data[end : end + 1] != opener:
                     continue  # detect-secrets' shape: the quote, the run, the same quote
-            elif not (
-                _LINE_REST_BLANK.match(data, end) and _ASSIGNED_KEY.match(data[line_start : m.start()])
-            ):
+            elif not (_LINE_REST_BLANK.match(data, end) and _ASSIGNED_KEY.match(data[line_start:at])):
                 continue
-            token = m.group(2).decode("ascii")
+            token = data[start:end].decode("ascii")
             kind = classify_token(token)
             if kind is None:
                 continue

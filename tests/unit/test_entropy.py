@@ -131,3 +131,15 @@ def test_rules_are_low_severity() -> None:
         ("entropy/base64", "low"),
         ("entropy/hex", "low"),
     }
+
+
+def test_hyperscan_candidate_search_gives_exactly_the_re_candidates() -> None:
+    rng = random.Random(5)
+    alphabet = "ab=+/_-:'\" \t\nXYZ0123456789"
+    pieces = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 120))) for _ in range(300)]
+    data = "".join(pieces).encode() + b'\nkey = "' + b"Q" * 9000 + b'"\ntoken="==abc' + b"x9" * 30 + b'"\n'
+    fast, plain = EntropyDetector(use_hyperscan=True), EntropyDetector(use_hyperscan=False)
+    assert list(fast._candidates(data)) == list(plain._candidates(data))
+    assert list(fast._candidates(data))  # the corpus does hold candidates
+    content = Content("settings.env", None, data, 0, len(data), True, True, 0)
+    assert list(fast.scan(content)) == list(plain.scan(content))
