@@ -535,6 +535,9 @@ class PatternDetector:
                 patterns.append(Pattern(pf.encode(), extra.caseless))
                 self._targets.append(extra.id)
         self.prefilter = Prefilter(patterns, use_hyperscan=use_hyperscan)
+        # Most binaries hold no UTF-16 text at all: the two half-views are built only where a run of
+        # UTF-16LE printable characters, as long as the shortest token a rule reports, exists.
+        self._utf16_text = Prefilter([Pattern(rb"(?:[\x20-\x7e]\x00){%d}" % _MIN_UTF16_RUN)], use_hyperscan)
 
     # -- public API --
 
@@ -546,7 +549,7 @@ class PatternDetector:
         # code and libraries they fire on docstrings. Token-shaped rules still run on every byte.
         binary = b"\x00" in data[:8192]
         hits = [h for h in self._hits(path, data, keywords=not binary) if _keep(h, path)]
-        if b"\x00" in data:
+        if b"\x00" in data and self._utf16_text.scan(data):
             hits.extend(self._utf16_hits(path, data))
         return _dedupe(hits)
 
@@ -633,6 +636,9 @@ class PatternDetector:
                 if data[s:e] == h.secret.encode("utf-16-le", "surrogatepass") and _keep(h, path):
                     out.append(_Hit(h.rule, s, e, h.secret, h.line, h.plugin))
         return out
+
+
+_MIN_UTF16_RUN = 8
 
 
 def _line_text(data: bytes, seg: _Segment) -> str:
