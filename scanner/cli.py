@@ -54,7 +54,7 @@ FORMATS = ("text", "json", "sarif", "junit", "markdown", "html")
 @click.argument("image", required=False)
 @click.option(
     "--secret",
-    "secrets",
+    "secret_specs",
     multiple=True,
     metavar="id=ID,src=PATH|env=VAR",
     help="A secret used at build time (docker build --secret syntax); prove its value is nowhere "
@@ -67,22 +67,30 @@ FORMATS = ("text", "json", "sarif", "junit", "markdown", "html")
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the main output here."
 )
 @click.option(
-    "--report", "reports", multiple=True, metavar="[FORMAT:]FILE", help="An extra output. Repeatable."
+    "--report", "extra_reports", multiple=True, metavar="[FORMAT:]FILE", help="An extra output. Repeatable."
 )
 @click.option(
     "--fail-on",
+    "fail_on_opt",
     type=click.Choice(["critical", "high", "medium", "low", "info"]),
     default=None,
     help="Lowest severity that fails the gate (default high, or the config's).",
 )
 @click.option(
-    "--platform", metavar="os/arch[/variant]", help="Scan only this platform of a multi-platform image."
+    "--platform",
+    "platform_opt",
+    metavar="os/arch[/variant]",
+    help="Scan only this platform of a multi-platform image.",
 )
 @click.option(
-    "--baseline", type=click.Path(dir_okay=False, path_type=Path), help="Suppress findings listed here."
+    "--baseline",
+    "baseline_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Suppress findings listed here.",
 )
 @click.option(
     "--write-baseline",
+    "write_baseline_path",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write every current finding to this baseline file (then exit as usual).",
 )
@@ -102,34 +110,6 @@ FORMATS = ("text", "json", "sarif", "junit", "markdown", "html")
 @click.version_option(__version__, "--version", prog_name="imgscan")
 def command(
     image: str | None,
-    secrets: tuple[str, ...],
-    fmt: str,
-    output: Path | None,
-    reports: tuple[str, ...],
-    fail_on: str | None,
-    platform: str | None,
-    baseline: Path | None,
-    write_baseline: Path | None,
-    config_path: Path | None,
-    cache_dir: Path | None,
-    no_cache: bool,
-    jobs: int,
-    quiet: bool,
-    color: bool | None,
-    progress: bool | None,
-) -> None:
-    """Scan IMAGE's every layer, config, history and attestation for secrets that landed in it."""
-    if not image:
-        raise UsageError("missing IMAGE: a daemon image name, an archive path or an OCI layout directory")
-    code = _run(
-        image, secrets, fmt, output, reports, fail_on, platform, baseline, write_baseline,
-        config_path, cache_dir, no_cache, jobs, quiet, color, progress,
-    )  # fmt: skip
-    sys.exit(code)
-
-
-def _run(
-    image: str,
     secret_specs: tuple[str, ...],
     fmt: str,
     output: Path | None,
@@ -145,7 +125,11 @@ def _run(
     quiet: bool,
     color: bool | None,
     progress: bool | None,
-) -> int:
+) -> None:
+    """Scan IMAGE's every layer, config, history and attestation for secrets that landed in it."""
+    if not image:
+        raise UsageError("missing IMAGE: a daemon image name, an archive path or an OCI layout directory")
+    # Imported here, not at the top: `imgscan --help` and `--version` stay instant.
     import platformdirs
 
     from scanner import policy
@@ -197,7 +181,7 @@ def _run(
             click.echo(_scrub(render_quiet(report), values))
     else:
         click.echo(main, nl=not main.endswith("\n"))
-    return policy.exit_code(report.verdict)
+    sys.exit(policy.exit_code(report.verdict))
 
 
 def _scrub(text: str, values: list[str]) -> str:
