@@ -54,6 +54,7 @@ class Limits:
     max_depth: int = 4  # nested archive levels opened
     max_nested_bytes: int = 1 * GIB  # expanded bytes per top-level nested archive
     max_ratio: int = 100  # expansion ratio that, past 64 MiB of output, counts as a bomb
+    layer_bomb_floor: int = 1 * GIB  # a compressed layer past this output, expanding max_ratio x, is a bomb
     max_header_bytes: int = 1 * MIB  # PAX / GNU long-name header data
     max_layer_bytes: int = 256 * GIB  # uncompressed tar bytes of one layer
     spool_dir: str | None = None  # the scan's temp dir: where a nested zip larger than `window` is spooled
@@ -146,8 +147,16 @@ class _BudgetExceeded(LimitError):
 class _Hashing:
     """Counts and hashes every byte read through it; optionally enforces a byte cap."""
 
-    def __init__(self, inner: Readable, cap: int | None = None, what: str = "", hashing: bool = True) -> None:
+    def __init__(
+        self,
+        inner: Readable,
+        cap: int | None = None,
+        what: str = "",
+        hashing: bool = True,
+        bomb: tuple[_Hashing, int, int] | None = None,
+    ) -> None:
         self._inner = inner
+        self._bomb = bomb  # (the compressed input's counter, max ratio, output floor)
         self._hash = hashlib.sha256() if hashing else None
         self.count = 0
         self._cap = cap
@@ -160,6 +169,13 @@ class _Hashing:
         self.count += len(data)
         if self._cap is not None and self.count > self._cap:
             raise LimitError(f"{self._what} is larger than the {self._cap}-byte limit")
+        if self._bomb is not None:
+            source, ratio, floor = self._bomb
+            if self.count > floor and self.count > ratio * max(source.count, 1):
+                raise LimitError(
+                    f"{self._what} expands more than {ratio}x ({source.count} bytes to over {self.count}): "
+                    "likely a decompression bomb; rest not read"
+                )
         return data
 
     def digest(self) -> str:
@@ -390,7 +406,10 @@ class _Walker:
             reader, self.summary.compression = decompressing_reader(raw_hash)
             plain = self.summary.compression == "none"
             # An uncompressed blob is the tar stream itself: hash it once.
-            tar_hash = _Hashing(reader, self.limits.max_layer_bytes, "uncompressed layer", hashing=not plain)
+            bomb = None if plain else (raw_hash, self.limits.max_ratio, self.limits.layer_bomb_floor)
+            tar_hash = _Hashing(
+                reader, self.limits.max_layer_bytes, "uncompressed layer", hashing=not plain, bomb=bomb
+            )
             tar = TarStream(tar_hash, max_header_bytes=self.limits.max_header_bytes)
             try:
                 self._walk_tar(tar, None, 0, None, self.token)
