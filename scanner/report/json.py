@@ -66,14 +66,7 @@ def _image(image: ImageSummary) -> dict[str, Any]:
 def _top_image(report: ScanReport) -> dict[str, Any]:
     """The one image; for a multi-platform scan, the reference with platform "all" (details in "images")."""
     if len(report.images) == 1:
-        image = report.images[0]
-        return {
-            "reference": image.reference,
-            "id": image.id,
-            "digest": image.digest,
-            "platform": image.platform,
-            "format": image.format,
-        }
+        return {k: v for k, v in _image(report.images[0]).items() if k != "repo_tags"}
     fmt = report.images[0].format if report.images else None
     platform = "all" if report.images else None
     return {"reference": report.reference, "id": None, "digest": None, "platform": platform, "format": fmt}
