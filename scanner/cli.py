@@ -12,6 +12,7 @@ from typing import Any, cast
 import click
 
 from scanner import __version__
+from scanner.collect import bug_text
 from scanner.errors import ScanError, UsageError
 from scanner.scan import ProgressFn
 from scanner.walk import Limits
@@ -253,7 +254,7 @@ def main() -> None:
         click.echo("imgscan: interrupted", err=True)
         sys.exit(2)
     except Exception as exc:  # a bug: still one line and exit 2, never a traceback or a "clean"
-        click.echo(f"imgscan: internal error: {type(exc).__name__}: {_one_line(str(exc))}", err=True)
+        click.echo(f"imgscan: internal error: {_one_line(bug_text(exc))}", err=True)
         if os.environ.get("IMGSCAN_DEBUG"):
             raise
         sys.exit(2)

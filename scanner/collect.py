@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 
@@ -12,7 +13,7 @@ from scanner.detectors import DetectorSet
 from scanner.detectors.base import Content, RawMatch
 from scanner.findings import MASK, Location, Severity, finding_fingerprint, redact_text, redact_value
 from scanner.image import Layer, Problem
-from scanner.walk import LayerSummary, Limits, Member, archive_kind, walk_layer
+from scanner.walk import LayerSummary, Limits, Member, Visitor, archive_kind, walk_layer
 
 
 @dataclass(frozen=True)
@@ -44,11 +45,25 @@ class LayerOutcome:
 def scan_layer(layer: Layer, limits: Limits, detectors: DetectorSet) -> LayerOutcome:
     """Walk one layer once in this process, running every content detector on every window."""
     collector = Collector(detectors, layer.index)
-    try:
-        summary = walk_layer(layer, limits, collector)
-    except Exception as exc:  # a bug must not pass as a clean layer
-        summary = failed(layer.index, f"internal error while walking the layer: {type(exc).__name__}: {exc}")
+    summary = walk_safely(layer, limits, collector)
     return LayerOutcome(summary, collector.hits, collector.packaged)
+
+
+def walk_safely(layer: Layer, limits: Limits, visitor: Visitor) -> LayerSummary:
+    """walk_layer, with a bug in it turned into an unread layer, never a clean one."""
+    try:
+        return walk_layer(layer, limits, visitor)
+    except Exception as exc:
+        return failed(layer.index, f"internal error while walking the layer: {bug_text(exc)}")
+
+
+def bug_text(exc: BaseException) -> str:
+    """An unexpected exception, for a report: its type only (its message may quote image content, so a
+    secret), and the message too when IMGSCAN_DEBUG is set."""
+    name = type(exc).__name__
+    return (
+        f"{name}: {exc}" if os.environ.get("IMGSCAN_DEBUG") else f"{name} (set IMGSCAN_DEBUG=1 for details)"
+    )
 
 
 def failed(layer_index: int, what: str) -> LayerSummary:

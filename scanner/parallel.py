@@ -6,11 +6,11 @@ import multiprocessing
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 
-from scanner.collect import Collector, Hit, LayerOutcome, failed
+from scanner.collect import Collector, Hit, LayerOutcome, bug_text, walk_safely
 from scanner.detectors import DetectorConfig, DetectorSet
 from scanner.detectors.base import Content
 from scanner.image import BlobLocation, Layer, Problem
-from scanner.walk import Limits, Member, verify, walk_layer
+from scanner.walk import Limits, Member, verify
 
 # One walk event: a member, or a window of its content.
 Event = tuple[Member, Content | None]
@@ -173,7 +173,7 @@ class Dispatcher:
             hits, packaged = future.result()
         except Exception as exc:  # a crashed worker is unread content, never clean content
             self.problems.append(
-                Problem(f"layer {self.layer_index}", f"detector worker failed: {type(exc).__name__}: {exc}")
+                Problem(f"layer {self.layer_index}", f"detector worker failed: {bug_text(exc)}")
             )
             return
         self.hits.extend(hits)
@@ -192,10 +192,7 @@ def scan_layer_parallel(
     """Walk one layer here while `workers` scan its files; the same hits as a walk in one process."""
     inline = Collector(detectors, layer.index)
     dispatcher = Dispatcher(workers, inline, layer.index, in_flight=2 * jobs)
-    try:
-        summary = walk_layer(layer, limits, dispatcher)
-    except Exception as exc:  # a bug must not pass as a clean layer
-        summary = failed(layer.index, f"internal error while walking the layer: {type(exc).__name__}: {exc}")
+    summary = walk_safely(layer, limits, dispatcher)
     dispatcher.finish()
     if dispatcher.problems:
         summary.problems.extend(dispatcher.problems)

@@ -193,3 +193,15 @@ def test_files_scanned_by_worker_processes_give_the_same_report_as_one_process(t
     assert [(la.files, la.bytes, la.status) for la in one.layers] == [
         (la.files, la.bytes, la.status) for la in two.layers
     ]
+
+
+def test_an_unexpected_exception_is_reported_without_its_message_unless_debugging(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from scanner.collect import bug_text
+
+    exc = ValueError(f"could not parse {TOKEN}")
+    monkeypatch.delenv("IMGSCAN_DEBUG", raising=False)
+    assert TOKEN not in bug_text(exc) and bug_text(exc).startswith("ValueError")
+    monkeypatch.setenv("IMGSCAN_DEBUG", "1")
+    assert TOKEN in bug_text(exc)
