@@ -79,3 +79,14 @@ class ImageMetadata:
     findings: list[Finding]
     areas: list[str]
     created_by: dict[int, str]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a scan is: bytes across the whole image (bytes_total None while unknown), layers, phase."""
+
+    phase: str  # "save" while a daemon's save stream arrives, then "scan"
+    bytes_done: int
+    bytes_total: int | None
+    layers_done: int
+    layers_total: int

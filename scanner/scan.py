@@ -19,14 +19,15 @@ from scanner.detectors.base import MetadataString, RawMatch
 from scanner.detectors.known import KnownSecret
 from scanner.findings import Finding, Location, Severity, finding_fingerprint, redact_text, redact_value
 from scanner.image import Image, Layer, Platform
-from scanner.model import Hit, ImageMetadata, LayerOutcome, Problem
+from scanner.model import Hit, ImageMetadata, LayerOutcome, Problem, Progress
 from scanner.result import ImageSummary, KnownSecretReport, LayerReport, ScanReport
 from scanner.walk import Limits
 
 if TYPE_CHECKING:
     from scanner.cache import ScanCache
+    from scanner.settings import Settings
 
-ProgressFn = Callable[[int, int, int], None]  # (layers done, layers total, bytes done)
+ProgressFn = Callable[[Progress], None]
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,29 @@ class ScanOptions:
     cache_dir: Path | None = None  # None: no layer cache
 
 
-def run_scan(options: ScanOptions, progress: ProgressFn | None = None) -> ScanReport:
+def run_scan(reference: str, settings: Settings, progress: ProgressFn | None = None) -> ScanReport:
+    """The finished report: every layer and metadata string scanned, policy applied, verdict set."""
+    from scanner import policy
+
+    options = ScanOptions(
+        reference=reference,
+        platform=settings.platform,
+        known_secrets=settings.known_secrets,
+        limits=settings.limits,
+        jobs=settings.jobs,
+        cache_dir=settings.cache_dir,
+    )
+    report = _run(options, progress)
+    config = policy.Config(disabled_rules=settings.disabled_rules, allowlist=settings.allowlist)
+    findings, log = policy.apply_policy(report.findings, config, settings.baseline, today())
+    severity = settings.severity.label if settings.severity is not None else ""
+    report = replace(
+        report, findings=findings, suppressions=log, fail_on=settings.fail_on.label, severity=severity
+    )
+    return replace(report, verdict=policy.verdict(findings, report.problems, settings.fail_on))
+
+
+def _run(options: ScanOptions, progress: ProgressFn | None = None) -> ScanReport:
     """Open the source, scan every layer and every metadata string, and assemble the report."""
     from scanner.cache import ScanCache
     from scanner.sources import daemon_name, open_images
@@ -231,7 +254,7 @@ def _scan_all_layers(
     total = len(unique)
     done_bytes = sum(o.summary.bytes for o in outcomes.values())
     if progress:
-        progress(len(outcomes), total, done_bytes)
+        progress(Progress("scan", done_bytes, None, len(outcomes), total))
     for key, layer in todo:
         outcome = early.take(layer) if early is not None else None
         if outcome is None and workers is not None:
@@ -243,7 +266,7 @@ def _scan_all_layers(
         if cache is not None:
             cache.put(layer, outcome)
         if progress:
-            progress(len(outcomes), total, done_bytes)
+            progress(Progress("scan", done_bytes, None, len(outcomes), total))
     return outcomes
 
 
