@@ -342,7 +342,7 @@ def fleet_command(refs: tuple[str, ...], **options: Any) -> None:
         else (sys.stderr.isatty() and not options["quiet"])
     )
     result = run_fleet(
-        references, settings, options["scheduler"], options["workers"], _fleet_progress if show else None
+        references, settings, options["scheduler"], options["workers"], _FleetProgressLine() if show else None
     )
     secrets = [v for s in settings.known_secrets for v in s.values]
     for fmt, path in outputs:
@@ -364,10 +364,24 @@ def _store_path(url: str | None) -> Path:
     return Path(url.removeprefix("file://"))
 
 
-def _fleet_progress(p: Any) -> None:
-    line = f"images {p.images}  layers {p.layers_done}/{p.layers_total}  {p.bytes_done / 1e6:,.1f} MB scanned"
-    sys.stderr.write("\r" + line.ljust(90) + ("\n" if p.layers_done >= p.layers_total else ""))
-    sys.stderr.flush()
+class _FleetProgressLine:
+    """Images resolved, unique layers done, bytes and an ETA, on one terminal line."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self._started = self._clock()
+
+    def __call__(self, p: Any) -> None:
+        elapsed = self._clock() - self._started
+        frac = p.bytes_done / p.bytes_total if p.bytes_total else 0.0
+        eta = f"  ETA {int(elapsed / frac - elapsed)} s" if 0 < frac < 1 and elapsed > 1 else ""
+        line = (
+            f"images {p.images}  layers {p.layers_done}/{p.layers_total}  {p.bytes_done / 1e6:,.1f} MB{eta}"
+        )
+        sys.stderr.write("\r" + line.ljust(90) + ("\n" if p.layers_done >= p.layers_total else ""))
+        sys.stderr.flush()
 
 
 class _Terminated(BaseException):

@@ -113,10 +113,11 @@ def _run(
             )
     futures.extend(image_futures.values())
     bytes_total = sum(plan.sizes.values())
-    done = 0
+    done = done_bytes = 0
     failed: set[str] = set()
     for future in as_completed(list(layer_futures.values())):
         done += 1
+        done_bytes += plan.sizes.get(future.key, 0)
         try:
             outcome: LayerResult = future.result()
         except Exception:

@@ -205,3 +205,31 @@ def test_a_worker_killed_during_a_layer_still_gives_the_right_result(tmp_path: P
     assert result.images[0].report is not None, result.images[0].error
     _same_findings(result.images[0].report, _single(path, settings))
     assert result.images[0].report.verdict == "findings"
+
+
+def test_ctrl_c_cancels_the_fleet_and_leaves_only_whole_results(tmp_path: Path) -> None:
+    files = [FileSpec(f"data/{i}.bin", os.urandom(16 << 20)) for i in range(6)]
+    images = []
+    for n in range(3):
+        path = tmp_path / f"big-{n}.tar"
+        extra = FileSpec(f"etc/image-{n}", b"x")
+        write_image(
+            ImageSpec([base_layer(), LayerSpec([*files, extra], f"COPY {n} /")]), path, "docker-archive"
+        )
+        images.append(path)
+    store = tmp_path / "store"
+    env = dict(os.environ, IMGSCAN_FINGERPRINT_KEY=KEY, PYTHONPATH=str(REPO))
+    argv = [sys.executable, "-m", "scanner.cli", "fleet", *map(str, images), "--workers", "1", "--store",
+            str(store), "--no-progress"]  # fmt: skip
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (store / "layers").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)  # the first layer result landed: the others are being scanned
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, err
+    assert "interrupted" in err and "Traceback" not in err
+    stored = [p for p in store.rglob("*") if p.is_file()]
+    assert all(not p.name.startswith(".tmp") for p in stored)
+    for entry in stored:
+        json.loads(entry.read_text())  # every entry in the store is whole
