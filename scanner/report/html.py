@@ -52,7 +52,7 @@ def context(report: ScanReport) -> dict[str, Any]:
             (s.label, n) for s in common.SEVERITY_ORDER if (n := sum(1 for f in others if f.severity == s))
         ],
         "other_suppressed": sum(1 for f in others if f.suppressed is not None),
-        "unsuppressed_count": sum(1 for f in report.findings if f.suppressed is None),
+        "suppressed_count": sum(1 for f in report.findings if f.suppressed is not None),
         "gating_count": len(common.gating(report)),
         "rules": sorted(report.rules, key=lambda r: (-int(r.severity), r.id)),
         "problems": common.all_problems(report),
