@@ -248,3 +248,18 @@ def test_code_in_fix_texts_is_code_in_html_and_markdown(planted: Planted) -> Non
         in md
     )
     assert "Use `RUN --mount=type=secret` for .netrc." in md
+
+
+def test_fix_advice_points_at_the_build_step_or_the_config_field(planted: Planted) -> None:
+    report = findings_report(planted)
+    base = report.findings[5]
+    step = replace(base, location=Location("history", 0, 2, history_index=3, key="created_by"))
+    assert fix_advice(report, step).startswith(
+        "Take the value out of the build step recorded in history[3] (`RUN |1 NPM_TOKEN=npm_***** /bin/sh -c"
+    )
+    cmd = replace(base, location=Location("config", 0, key="Cmd[2]"))
+    assert fix_advice(report, cmd).startswith(
+        "Remove the value from the Dockerfile's `CMD` (config `Cmd[2]`). "
+    )
+    attestation = replace(base, location=Location("attestation", 0, key="predicate.materials[0].uri"))
+    assert fix_advice(report, attestation) == base.remediation
