@@ -251,8 +251,22 @@ def _known_secrets(report: ScanReport, out: list[str], paint: Callable[[str, str
 def _suppressions(report: ScanReport, out: list[str], paint: Callable[[str, str], str]) -> None:
     if not report.suppressions:
         return
-    out.append(paint(_HEADING, f"SUPPRESSIONS ({len(report.suppressions)})"))
-    out.extend(f"  {line}" for line in report.suppressions)
+    if common.display_threshold(report) is not None:
+        out.append(paint(_HEADING, f"SUPPRESSIONS ({len(report.suppressions)})"))
+        out.extend(f"  {line}" for line in report.suppressions)
+        out.append("")
+        return
+    # By default each reason is counted once; other policy lines (an expired baseline entry) stay whole.
+    reasons: dict[str, int] = {}
+    for f in report.findings:
+        if f.suppressed is not None:
+            reasons[f.suppressed] = reasons.get(f.suppressed, 0) + 1
+    heading = f"SUPPRESSIONS ({sum(reasons.values())} findings by reason; --severity info lists each)"
+    out.append(paint(_HEADING, heading))
+    if reasons:
+        rows = [[str(n), reason] for reason, n in reasons.items()]
+        out.extend("  " + line for line in _table(rows, right={0}))
+    out.extend(f"  {line}" for line in report.suppressions if not line.startswith("suppressed "))
     out.append("")
 
 

@@ -263,3 +263,19 @@ def test_fix_advice_points_at_the_build_step_or_the_config_field(planted: Plante
     )
     attestation = replace(base, location=Location("attestation", 0, key="predicate.materials[0].uri"))
     assert fix_advice(report, attestation) == base.remediation
+
+
+def test_text_counts_suppressions_by_reason_and_keeps_expiry_notices_whole(planted: Planted) -> None:
+    report = benign_gate(planted)
+    reason = "vendored documentation (baseline, no expiry)"
+    findings = [replace(f, suppressed=reason) if f.rule == "vendor/key" else f for f in report.findings]
+    expired = "baseline entry 0123456789ab (entropy/hex at layer 0: /x) expired on 2026-01-01; counted again"
+    lines = [
+        f"suppressed {f.rule} at {f.location.describe()}: {f.suppressed}" for f in findings if f.suppressed
+    ]
+    report = replace(report, findings=findings, suppressions=[*lines, expired])
+    text = render(report, "text")
+    assert "SUPPRESSIONS (126 findings by reason; --severity info lists each)" in text
+    assert re.search(r"^\s+125\s+vendored documentation \(baseline, no expiry\)$", text, re.M)
+    assert f"  {expired}" in text and "suppressed vendor/key at" not in text
+    assert render(replace(report, severity="info"), "text").count("suppressed vendor/key at") == 125
