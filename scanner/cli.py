@@ -14,7 +14,7 @@ import click
 from scanner import __version__
 from scanner.collect import bug_text
 from scanner.errors import ScanError, UsageError
-from scanner.scan import ProgressFn
+from scanner.scan import Progress, ProgressFn
 from scanner.walk import Limits
 
 EPILOG = """\b
@@ -138,7 +138,8 @@ def command(
     from scanner.findings import Severity
     from scanner.image import Platform
     from scanner.report import render, render_quiet
-    from scanner.scan import ScanOptions, run_scan, today
+    from scanner.scan import run_scan
+    from scanner.settings import Settings
 
     config = policy.load_config(Path.cwd(), config_path)
     fail_on = Severity.parse(fail_on_opt) if fail_on_opt else config.fail_on
@@ -153,20 +154,19 @@ def command(
         cache = cache_dir or Path(
             os.environ.get("IMGSCAN_CACHE_DIR") or platformdirs.user_cache_dir("imgscan")
         )
-    options = ScanOptions(
-        reference=image,
+    settings = Settings(
         platform=Platform.parse(platform_opt) if platform_opt else None,
-        known_secrets=known,
-        disabled_rules=config.disabled_rules,
         limits=limits,
+        known_secrets=known,
+        fail_on=fail_on,
+        disabled_rules=config.disabled_rules,
+        allowlist=config.allowlist,
+        baseline=base,
         jobs=jobs,
         cache_dir=cache,
     )
     show_progress = progress if progress is not None else (sys.stderr.isatty() and not quiet)
-    report = run_scan(options, _progress_bar() if show_progress else None)
-    findings, suppressions = policy.apply_policy(report.findings, config, base, today())
-    report = replace(report, findings=findings, suppressions=suppressions, fail_on=fail_on.label)
-    report = replace(report, verdict=policy.verdict(report.findings, report.problems, fail_on))
+    report = run_scan(image, settings, _progress_bar() if show_progress else None)
     values = [v for s in known for v in s.values]
 
     if write_baseline_path:
@@ -224,7 +224,8 @@ def _write(path: Path, text: str) -> None:
 
 
 def _progress_bar() -> ProgressFn:
-    def show(done: int, total: int, nbytes: int) -> None:
+    def show(p: Progress) -> None:
+        done, total, nbytes = p.layers_done, p.layers_total, p.bytes_done
         width = 30
         filled = int(width * done / total) if total else width
         bar = "#" * filled + "-" * (width - filled)

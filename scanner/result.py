@@ -66,3 +66,5 @@ class ScanReport:
     scanned_at: str  # ISO 8601 UTC
     duration_s: float = 0.0
     suppressions: list[str] = field(default_factory=list)  # human lines: what was suppressed and why
+    severity: str = ""
+    warnings: list[str] = field(default_factory=list)
