@@ -1,4 +1,4 @@
-"""The scan pipeline's own logic: excerpts, one finding per secret, package triage, the layer cache."""
+"""The scan pipeline's own logic: excerpts, one finding per secret (files and metadata), the layer cache."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.build import tutorial_insecure, write_image
+from fixtures.build import EmptyStep, ImageSpec, base_layer, tutorial_insecure, write_image
 from scanner.collect import excerpt_around
 from scanner.detectors import one_per_secret
 from scanner.detectors.base import RawMatch
-from scanner.findings import reset_fingerprint_key
+from scanner.findings import Severity, reset_fingerprint_key
 from scanner.scan import run_scan
 from scanner.settings import Settings
 
@@ -167,3 +167,68 @@ def test_an_unexpected_exception_is_reported_without_its_message_unless_debuggin
     assert TOKEN not in bug_text(exc) and bug_text(exc).startswith("ValueError")
     monkeypatch.setenv("IMGSCAN_DEBUG", "1")
     assert TOKEN in bug_text(exc)
+
+
+# --- metadata: one finding per secret, the strongest ------------------------------------------------
+
+
+class _StubDetectors:
+    """Two rules matching the same metadata secret: a MEDIUM keyword-style one and a HIGH token one."""
+
+    def __init__(self) -> None:
+        from scanner.detectors.base import Rule
+
+        self.rules = {
+            "metadata/env": Rule("metadata/env", "metadata", Severity.MEDIUM, "env", "h", "fix"),
+            "pattern/aws-access-key": Rule(
+                "pattern/aws-access-key", "credential", Severity.HIGH, "aws", "h", "f"
+            ),
+        }
+
+    def rule(self, rule_id: str) -> object:
+        return self.rules[rule_id]
+
+    def scan_metadata(self, item: object) -> list[RawMatch]:
+        value = item.value  # type: ignore[attr-defined]
+        at = value.find("AKIA")
+        if at < 0:
+            return []
+        secret = value[at : at + 20]
+        return [
+            RawMatch("metadata/env", at, at + 20, secret),
+            RawMatch("pattern/aws-access-key", at, at + 20, secret),
+        ]
+
+
+def test_metadata_deduplication_never_drops_a_higher_severity_for_a_lower_one() -> None:
+    from scanner.image import Image
+    from scanner.metadata_scan import scan_metadata
+
+    aws = "AKIA" + "Q7RZ2XK5W3N8M4PT"  # fake
+    image = Image(
+        "img",
+        "sha256:" + "0" * 64,
+        None,
+        None,
+        "docker-archive",
+        {"config": {"Env": [f"PASSWORD=AWS_ACCESS_KEY_ID={aws}"]}},
+        (),
+        (),
+    )
+    meta = scan_metadata(_StubDetectors(), 0, image)  # type: ignore[arg-type]
+    assert [(f.rule, f.severity) for f in meta.findings] == [("pattern/aws-access-key", Severity.HIGH)]
+
+
+def test_an_env_secret_is_one_finding_not_one_for_the_config_and_one_for_its_history_row(
+    tmp_path: Path,
+) -> None:
+
+    token = "glpat-" + "Xq8Zr2Mv9Tn4Kw7Pb3Ld"  # fake
+    spec = ImageSpec([base_layer(), EmptyStep(f"ENV GITLAB_TOKEN={token}")], env=[f"GITLAB_TOKEN={token}"])
+    target = tmp_path / "img.tar"
+    write_image(spec, target, "docker-archive")
+    report = run_scan(str(target), Settings(jobs=1))
+    (only,) = [f for f in report.findings if f.location.kind in ("config", "history")]
+    assert (only.location.kind, only.location.key) == ("config", "Env.GITLAB_TOKEN")
+    # the history line beside the layer still has the value masked
+    assert all(token not in (la.created_by or "") for la in report.layers)
