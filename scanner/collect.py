@@ -130,8 +130,7 @@ class Collector:
                 known_secret_id=m.known_secret_id,
                 file_md5=digests[0],
                 file_sha256=digests[1],
-                public_test_key=m.rule in packages.PRIVATE_KEY_RULES
-                and packages.is_public_test_key(m.secret),
+                public_test_key=packages.is_public_test_key(m.rule, m.secret),
             )
         )
 

@@ -71,7 +71,7 @@ class Hit:
     known_secret_id: str | None
     file_md5: str | None = None
     file_sha256: str | None = None
-    public_test_key: bool = False  # a private key in imgscan's shipped list of public test keys
+    public_test_key: bool = False  # a private key or token in imgscan's shipped list of published test keys
 
 
 @dataclass

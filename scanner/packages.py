@@ -14,7 +14,6 @@ from scanner.model import Hit, Owner
 _PYC = re.compile(r"^(?P<dir>.*)/__pycache__/(?P<name>[^/.]+)\.[^/]+\.pyc$")
 _PEM_ARMOUR = re.compile(r"-----(BEGIN|END)[^-\n]*-----")
 _NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/=]")
-# Rules whose findings may be lowered by imgscan's list of public test keys (never by the image itself).
 PRIVATE_KEY_RULES = frozenset({"credential-file/private-key", "pattern/private-key"})
 # Findings the image's own manifests may explain but never lower: tokens, credential files, known secrets.
 _NEVER_BY_MANIFEST = ("known-secret", "credential")
@@ -111,21 +110,18 @@ def triage(
 
     The image's manifests are the image talking about itself: they may explain a finding (the note) and
     lower generic ones (entropy, keywords, sensitive file names), never a token, a credential file or a
-    known secret. A private key is lowered only when imgscan's own list of public test keys names it and a
-    third-party package (not a local or VCS install) ships the file."""
+    known secret. A private key or token is lowered only when imgscan's own list of published test keys
+    names it and a third-party package (not a local or VCS install) ships the file."""
     note = hit.note
     if category == "known-secret":
         return severity, note  # a build secret found anywhere is never vendor content
     owner = unmodified_owner(hit.path, hit.file_md5, hit.file_sha256, packaged)
     listed = packaged.get(hit.path, owner)
-    if rule_id in PRIVATE_KEY_RULES and hit.public_test_key:
+    if hit.public_test_key:
         if listed is not None and listed.third_party:
-            return (
-                Severity.INFO,
-                f"a public test key (in imgscan's list of published test keys) shipped by {listed.package}",
-            )
+            return Severity.INFO, f"a public test key shipped by {listed.package} (in imgscan's list of them)"
         return severity, _join(
-            note, "a published test key (in imgscan's list), but not shipped by a third-party package"
+            note, "a published test key (in imgscan's list), but not in a third-party package"
         )
     if owner is None:
         return severity, note
@@ -140,6 +136,18 @@ def _join(note: str | None, more: str) -> str:
     return f"{note}; {more}" if note else more
 
 
+def may_be_published(rule_id: str) -> bool:
+    """Rules whose values imgscan's list of published test keys can name: private keys and tokens."""
+    return rule_id in PRIVATE_KEY_RULES or (rule_id.startswith("pattern/") and rule_id != "pattern/keyword")
+
+
+def test_key_digest(rule_id: str, secret: str) -> str:
+    """How the list names a value: a private key by its body (any wrapping), a token by its sha256."""
+    if rule_id in PRIVATE_KEY_RULES:
+        return key_body_digest(secret)
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def key_body_digest(pem: str) -> str:
     """sha256 of a PEM key's base64 body, armour and whitespace removed: the same for every copy of a key."""
     body = _NOT_BASE64.sub("", _PEM_ARMOUR.sub("", pem))
@@ -148,11 +156,13 @@ def key_body_digest(pem: str) -> str:
 
 @functools.cache
 def public_test_keys() -> frozenset[str]:
-    """The key-body digests of private keys published in third-party packages' test data (shipped with
-    imgscan; refreshed by scripts/build-test-key-list)."""
+    """Digests (test_key_digest) of the private keys and tokens published in third-party packages' tests,
+    docs and examples; shipped with imgscan, refreshed by scripts/build-test-key-list."""
     text = files("scanner").joinpath("data/public-test-keys.txt").read_text(encoding="utf-8")
     return frozenset(line.split()[0] for line in text.splitlines() if line and not line.startswith("#"))
 
 
-def is_public_test_key(pem: str) -> bool:
-    return key_body_digest(pem) in public_test_keys()
+def is_public_test_key(rule_id: str, secret: str) -> bool:
+    return (
+        may_be_published(rule_id) and bool(secret) and test_key_digest(rule_id, secret) in public_test_keys()
+    )
