@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from fixtures.build import tutorial_insecure, write_image
 from scanner.cache import CachedImage, CachedLayer, ScanCache, decode, encode
 from scanner.detectors.known import KnownSecret, KnownSecretSpec, load_known_secrets
-from scanner.findings import Finding, Location, Severity, reset_fingerprint_key
+from scanner.findings import Finding, Location, Severity
 from scanner.model import Hit, ImageMetadata, LayerOutcome, LayerSummary, Owner, Problem
 from scanner.policy import AllowEntry
 from scanner.result import ScanReport
@@ -22,13 +22,9 @@ from scanner.scan import run_scan
 from scanner.settings import Settings
 from scanner.walk import Limits
 
+pytestmark = pytest.mark.usefixtures("fixed_key")
+
 PASSWORD = "cache-test-pw-9"  # fake
-
-
-@pytest.fixture(autouse=True)
-def _fixed_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("IMGSCAN_FINGERPRINT_KEY", "test-key")
-    reset_fingerprint_key()
 
 
 def _report_signature(report: ScanReport) -> tuple[object, ...]:

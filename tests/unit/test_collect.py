@@ -7,23 +7,12 @@ from pathlib import Path
 import pytest
 
 from scanner.collect import Collector, bug_text, failed, scan_layer, walk_safely
-from scanner.detectors import DetectorConfig, DetectorSet
-from scanner.findings import reset_fingerprint_key
+from scanner.detectors import DetectorSet
 from scanner.walk import Limits
 from tests.unit.layerfix import make_layer, sha, tar_bytes
 
+pytestmark = pytest.mark.usefixtures("fixed_key")
 TOKEN = "ghp_" + "Fx9k2LmQ7rTz4WbN8vYc1HdJ6sPa3GeU0oKi"  # fake
-
-
-@pytest.fixture(autouse=True)
-def _fixed_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("IMGSCAN_FINGERPRINT_KEY", "test-key")
-    reset_fingerprint_key()
-
-
-@pytest.fixture(scope="module")
-def detectors() -> DetectorSet:
-    return DetectorSet(DetectorConfig())
 
 
 def test_hits_are_located_and_hold_no_secret(tmp_path: Path, detectors: DetectorSet) -> None:

@@ -10,19 +10,15 @@ import pytest
 
 from fixtures.build import FileSpec, ImageSpec, LayerSpec, base_layer, write_image
 from scanner import packages
-from scanner.findings import Severity, reset_fingerprint_key
+from scanner.findings import Severity
 from scanner.model import Hit, Owner
 from scanner.scan import run_scan
 from scanner.settings import Settings
 
+pytestmark = pytest.mark.usefixtures("fixed_key")
+
 KEY_BODY = "MIIEogIBAAKCAQEA6yCv+BLrRP/dMPBXJWK21c0aqxIX6JkODL4K+zlyEURt8/Wp\n" * 4  # fake
 KEY = f"-----BEGIN RSA PRIVATE KEY-----\n{KEY_BODY}-----END RSA PRIVATE KEY-----\n"
-
-
-@pytest.fixture(autouse=True)
-def _fixed_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("IMGSCAN_FINGERPRINT_KEY", "test-key")
-    reset_fingerprint_key()
 
 
 def _listed(monkeypatch: pytest.MonkeyPatch, *pems: str) -> None:

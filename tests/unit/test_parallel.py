@@ -10,23 +10,12 @@ import pytest
 from scanner import parallel
 from scanner.collect import scan_layer
 from scanner.detectors import DetectorConfig, DetectorSet
-from scanner.findings import reset_fingerprint_key
 from scanner.image import Layer
 from scanner.walk import Limits
 from tests.unit.layerfix import make_layer, sha, tar_bytes
 
+pytestmark = pytest.mark.usefixtures("fixed_key")
 TOKEN = "ghp_" + "Fx9k2LmQ7rTz4WbN8vYc1HdJ6sPa3GeU0oKi"  # fake
-
-
-@pytest.fixture(autouse=True)
-def _fixed_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("IMGSCAN_FINGERPRINT_KEY", "test-key")
-    reset_fingerprint_key()
-
-
-@pytest.fixture(scope="module")
-def detectors() -> DetectorSet:
-    return DetectorSet(DetectorConfig())
 
 
 def _many_files_layer(tmp_path: Path) -> Layer:

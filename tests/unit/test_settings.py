@@ -13,13 +13,9 @@ from scanner.policy import AllowEntry, Baseline
 from scanner.settings import Settings
 from scanner.walk import Limits
 
+pytestmark = pytest.mark.usefixtures("fixed_key")
+
 RULES = "sha256:rules"
-
-
-@pytest.fixture(autouse=True)
-def _fixed_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("IMGSCAN_FINGERPRINT_KEY", "test-key")
-    reset_fingerprint_key()
 
 
 def test_policy_and_how_to_run_do_not_change_the_cache_key(tmp_path: Path) -> None:
