@@ -219,3 +219,32 @@ def test_only_complete_layers_are_stored_and_entries_answer_only_for_their_own_n
     partial.summary.complete = False
     cache.put_layer(partial)
     assert cache.get_layer(partial.summary.blob_digest) is None
+
+
+def test_a_fully_cached_daemon_image_is_answered_from_inspect_alone_with_policy_applied_anew(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import scanner.sources
+    import scanner.sources.daemon
+
+    target = tmp_path / "img.tar"
+    write_image(tutorial_insecure(PASSWORD), target, "docker-archive")
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(scanner.sources, "daemon_name", lambda ref: "fake/app:1")
+    inspected: dict[str, str] = {}  # nothing known on the first run: the image is saved and scanned
+    monkeypatch.setattr(scanner.sources.daemon, "inspect", lambda name: inspected)
+    first = run_scan(str(target), Settings(jobs=1, cache_dir=cache))
+    assert (cache / "images").is_dir()
+
+    def no_save(*_: object) -> object:
+        raise AssertionError("the source was opened: not answered from the cache")
+
+    monkeypatch.setattr(scanner.sources, "open_images", no_save)
+    inspected["Id"] = first.images[0].id
+    again = run_scan(str(target), Settings(jobs=1, cache_dir=cache))
+    assert {la.status for la in again.layers} == {"cached"}
+    assert _report_signature(again)[0] == _report_signature(first)[0]  # the same findings
+    muted = run_scan(
+        str(target), Settings(disabled_rules=frozenset({"credential-file/netrc"}), jobs=1, cache_dir=cache)
+    )
+    assert [f.suppressed for f in _netrc_findings(muted)] == ["rule credential-file/netrc disabled in config"]
