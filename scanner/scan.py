@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from scanner.settings import Settings
 from scanner.walk import Limits, verify
 
 _HASH_CHUNK = 1 << 20
+_LAYER_WHERE = re.compile(r"^layer -?\d+")
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,10 @@ def stored_digest(layer: Layer) -> str | None:
 
 
 def check_declared(layer: Layer, summary: LayerSummary) -> None:
-    """A cached result answers for the bytes; the digests this image declares for them are checked anew."""
+    """A cached result answers for the bytes; the digests this image declares for them are checked anew,
+    and its problems are told which layer of this image they belong to (the bytes may have been another's)."""
+    here = f"layer {layer.index}"
+    summary.problems = [replace(p, where=_LAYER_WHERE.sub(here, p.where, count=1)) for p in summary.problems]
     fresh = LayerSummary(diff_id=summary.diff_id, blob_digest=summary.blob_digest)
     verify(layer, fresh)
     summary.problems.extend(p for p in fresh.problems if p not in summary.problems)

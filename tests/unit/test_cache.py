@@ -248,3 +248,18 @@ def test_a_fully_cached_daemon_image_is_answered_from_inspect_alone_with_policy_
         str(target), Settings(disabled_rules=frozenset({"credential-file/netrc"}), jobs=1, cache_dir=cache)
     )
     assert [f.suppressed for f in _netrc_findings(muted)] == ["rule credential-file/netrc disabled in config"]
+
+
+def test_a_cached_result_is_checked_against_the_digests_this_image_declares(tmp_path: Path) -> None:
+    from scanner.image import Layer
+    from scanner.scan import check_declared
+
+    cached = _outcome().summary
+    cached.problems = [Problem("layer 7 etc/x", "a note from the image the bytes were first read in", False)]
+    same = Layer(2, cached.blob_digest, cached.diff_id, "tar", 1, None)
+    check_declared(same, cached)
+    assert cached.complete and [p.where for p in cached.problems] == ["layer 2 etc/x"]
+    other = Layer(3, cached.blob_digest, "sha256:" + "5" * 64, "tar", 1, None)
+    check_declared(other, cached)
+    assert not cached.complete
+    assert any(p.where == "layer 3" and "diff_id mismatch" in p.what for p in cached.problems)
