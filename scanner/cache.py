@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import enum
+import functools
 import hashlib
 import json
 import os
@@ -157,8 +158,7 @@ def decode(tp: Any, data: Any) -> Any:
         return out
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         raw = _expect(data, dict)
-        hints = typing.get_type_hints(tp, localns={"array": _ArrayHint})
-        names = [f.name for f in dataclasses.fields(tp)]
+        names, hints = _fields(tp)
         if set(raw) != set(names):
             raise ValueError(f"fields of {tp.__name__} differ")
         return tp(**{n: decode(hints[n], raw[n]) for n in names})
@@ -182,6 +182,13 @@ def decode(tp: Any, data: Any) -> Any:
             raise TypeError(f"expected {tp.__name__}")
         return data
     raise TypeError(f"cannot decode {tp!r}")
+
+
+@functools.cache
+def _fields(tp: type) -> tuple[list[str], dict[str, Any]]:
+    """A record's field names and resolved type hints, worked out once per class."""
+    hints = typing.get_type_hints(tp, localns={"array": _ArrayHint})
+    return [f.name for f in dataclasses.fields(tp)], hints
 
 
 def _key(tp: Any, key: str) -> Any:
