@@ -263,3 +263,27 @@ def test_a_cached_result_is_checked_against_the_digests_this_image_declares(tmp_
     check_declared(other, cached)
     assert not cached.complete
     assert any(p.where == "layer 3" and "diff_id mismatch" in p.what for p in cached.problems)
+
+
+def _cli(cwd: Path, *args: str) -> tuple[int, str]:
+    """The command line in a subprocess, in `cwd` (where it looks for .imgscan.toml), with a layer cache."""
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-m", "scanner.cli", *args, "--cache-dir", "cache", "--no-progress", "-j", "1"]
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
+    return done.returncode, done.stdout
+
+
+def test_the_issue_9_reproduction_through_the_cli_keeps_the_netrc_finding(tmp_path: Path) -> None:
+    """disabled-rules in .imgscan.toml with a cache dir, then the config removed, same cache: exit 1 again."""
+    write_image(tutorial_insecure(PASSWORD), tmp_path / "img.tar", "docker-archive")
+    config = tmp_path / ".imgscan.toml"
+    config.write_text('disabled-rules = ["credential-file/netrc"]\n')
+    assert _cli(tmp_path, "img.tar", "-q")[0] == 0
+    config.unlink()
+    code, out = _cli(tmp_path, "img.tar", "--format", "json")
+    assert code == 1
+    report = json.loads(out)
+    assert {la["status"] for la in report["layers"]} == {"cached"}
+    assert [f for f in report["findings"] if f["rule"] == "credential-file/netrc" and not f.get("suppressed")]

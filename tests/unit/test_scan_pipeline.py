@@ -232,3 +232,17 @@ def test_an_env_secret_is_one_finding_not_one_for_the_config_and_one_for_its_his
     assert (only.location.kind, only.location.key) == ("config", "Env.GITLAB_TOKEN")
     # the history line beside the layer still has the value masked
     assert all(token not in (la.created_by or "") for la in report.layers)
+
+
+def test_progress_reports_layers_and_stored_bytes_up_to_the_total(tmp_path: Path) -> None:
+    from scanner.scan import Progress
+
+    target = tmp_path / "img.tar"
+    write_image(tutorial_insecure("progress-pw-1", compression="gzip"), target, "docker25-archive")
+    seen: list[Progress] = []
+    report = run_scan(str(target), Settings(jobs=1), seen.append)
+    scans = [p for p in seen if p.phase == "scan" and p.layers_total]
+    assert scans[-1].layers_done == scans[-1].layers_total == len(report.layers)
+    assert scans[-1].bytes_total is not None and scans[-1].bytes_done == scans[-1].bytes_total > 0
+    done = [p.bytes_done for p in scans]
+    assert done == sorted(done) and done[0] == 0
