@@ -69,6 +69,10 @@ class ScanCache:
         outcome.cached = True
         return outcome
 
+    def may_have_layer(self, blob_digest: str) -> bool:
+        """Whether an entry is stored under this name (cheap: no read, no decoding, no trust)."""
+        return self._path("layers", blob_digest).is_file()
+
     def put_layer(self, outcome: LayerOutcome) -> None:
         """Remember a layer read in full, under the digest of the bytes it was computed on."""
         s = outcome.summary

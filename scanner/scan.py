@@ -148,7 +148,7 @@ class _LayerScan:
 
     def _one(self, layer: Layer) -> LayerOutcome:
         outcome = self.early.take(layer) if self.early is not None else None
-        if outcome is None and self.cache is not None:
+        if outcome is None and self.cache is not None and _worth_hashing(self.cache, layer):
             digest = stored_digest(layer)
             outcome = self.cache.get_layer(digest) if digest else None
             if outcome is not None:
@@ -163,6 +163,15 @@ class _LayerScan:
         if self.cache is not None:
             self.cache.put_layer(outcome)
         return outcome
+
+
+def _worth_hashing(cache: ScanCache, layer: Layer) -> bool:
+    """Whether a stored result could answer for this layer. The digest the image declares decides only
+    this (a cold cache costs no extra read of every layer); a result is used only under the digest of the
+    bytes as read, so a wrong declaration can cost a scan, never return another layer's result."""
+    declared = layer.digest if layer.digest_is_compressed else layer.diff_id
+    trusted = layer.blob is not None and layer.blob.trusted_digest
+    return bool(trusted) or not declared or cache.may_have_layer(declared)
 
 
 def stored_digest(layer: Layer) -> str | None:

@@ -287,3 +287,16 @@ def test_the_issue_9_reproduction_through_the_cli_keeps_the_netrc_finding(tmp_pa
     report = json.loads(out)
     assert {la["status"] for la in report["layers"]} == {"cached"}
     assert [f for f in report["findings"] if f["rule"] == "credential-file/netrc" and not f.get("suppressed")]
+
+
+def test_the_bytes_are_hashed_for_a_lookup_only_when_a_result_could_exist(tmp_path: Path) -> None:
+    from scanner.image import Layer
+    from scanner.scan import _worth_hashing
+
+    cache = ScanCache(tmp_path, "sha256:key")
+    outcome = _outcome()
+    declared = Layer(0, outcome.summary.blob_digest, None, "tar", 1, None)
+    assert not _worth_hashing(cache, declared)  # cold: scanning reads the bytes once, not twice
+    cache.put_layer(outcome)
+    assert _worth_hashing(cache, declared)
+    assert _worth_hashing(cache, replace(declared, digest=None))  # nothing declared: always hash
