@@ -14,8 +14,8 @@ import click
 from scanner.errors import UsageError
 
 if TYPE_CHECKING:
-    from scanner.model import Progress
     from scanner.result import ScanReport
+    from scanner.scan import Progress
 
 _EXT_FORMATS = {
     ".json": "json",

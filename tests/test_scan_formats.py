@@ -11,7 +11,8 @@ import pytest
 
 from fixtures.build import FORMATS, BuiltImage, tutorial_insecure, write_image, write_index
 from scanner.image import Platform
-from scanner.scan import ScanOptions, run_scan
+from scanner.scan import run_scan
+from scanner.settings import Settings
 
 PASSWORD = "fixture-pw-" + "q7Zt0"  # fake; built at test time into the image
 
@@ -63,7 +64,7 @@ def test_layer_and_outer_compression_do_not_change_the_result(
 
     target = tmp_path / "image.tar"
     built = write_image(tutorial_insecure(PASSWORD, layer_compression), target, "docker25-archive", outer)
-    report = run_scan(ScanOptions(reference=str(target), jobs=1))
+    report = run_scan(str(target), Settings(jobs=1))
     _expected_lineage(json.loads(render(report)), built)
 
 
@@ -76,7 +77,7 @@ def test_multi_platform_index_scans_every_platform_and_its_attestation(tmp_path:
     arm = replace(tutorial_insecure(PASSWORD), platform=Platform("linux", "arm64", "v8"))
     target = tmp_path / "index.tar"
     built = write_index([amd, arm], target, "oci-archive", attestation=True)
-    report = run_scan(ScanOptions(reference=str(target), jobs=2))
+    report = run_scan(str(target), Settings(jobs=2))
     doc = json.loads(render(report))
     assert sorted(i["platform"] for i in doc["images"]) == ["linux/amd64", "linux/arm64/v8"]
     assert "attestations" in doc["metadata_scanned"]
@@ -84,5 +85,5 @@ def test_multi_platform_index_scans_every_platform_and_its_attestation(tmp_path:
     assert sorted(f["location"]["image"] for f in netrc) == [0, 1]
     assert {layer["diff_id"] for layer in doc["layers"]} == set(built[0].diff_ids) | set(built[1].diff_ids)
 
-    only_arm = run_scan(ScanOptions(reference=str(target), platform=Platform.parse("linux/arm64"), jobs=1))
+    only_arm = run_scan(str(target), Settings(platform=Platform.parse("linux/arm64"), jobs=1))
     assert [i.platform for i in only_arm.images] == ["linux/arm64/v8"]

@@ -6,7 +6,6 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from scanner.cache import ScanCache
     from scanner.detectors import DetectorSet
     from scanner.image import Layer
     from scanner.result import ScanReport
@@ -37,27 +36,29 @@ def _detector_set(settings: Settings) -> DetectorSet:
     return _detectors[key]
 
 
-def _cache(settings: Settings, detectors: DetectorSet) -> ScanCache:
-    from scanner.cache import ScanCache
+def settings_key(settings: Settings) -> str:
+    """The key every result of these settings is stored under (the single scan's, so both share a store)."""
     from scanner.detectors import ruleset_hash
 
-    assert settings.cache_dir is not None
-    fingerprints = tuple(s.fingerprint for s in settings.known_secrets)
-    rules = ruleset_hash(detectors.rules, extra=repr(settings.limits))
-    return ScanCache(settings.cache_dir, rules, fingerprints, repr(settings.limits))
+    return settings.cache_key(ruleset_hash(_detector_set(settings).rules))
 
 
 def scan_layer_to_store(layer: Layer, settings: Settings) -> LayerResult:
-    """Scan one layer (read where it lies: a file range, a registry blob) unless the store has it."""
+    """Scan one layer (read where it lies: a file range, a registry blob) unless the store has its bytes."""
+    from scanner.cache import ScanCache
     from scanner.collect import scan_layer
+    from scanner.scan import stored_digest, worth_hashing
 
+    assert settings.cache_dir is not None
     detectors = _detector_set(settings)
-    cache = _cache(settings, detectors)
-    cached = cache.get(layer)
-    if cached is not None:
-        return LayerResult(FROM_STORE, cached.summary.bytes)
+    store = ScanCache(settings.cache_dir, settings_key(settings))
+    # Looked up by the digest of the stored bytes (enforced by the source, or hashed here): never by a
+    # digest the image declares.
+    digest = stored_digest(layer) if worth_hashing(store, layer) else None
+    if digest is not None and store.get_layer(digest) is not None:
+        return LayerResult(FROM_STORE, 0)
     outcome = scan_layer(layer, settings.limits, detectors)
-    cache.put(layer, outcome)  # only a layer read in full, whose bytes are the ones named, is stored
+    store.put_layer(outcome)  # only a layer read in full is stored, under the digest of the bytes read
     status = SCANNED if outcome.summary.complete else UNREADABLE
     return LayerResult(status, outcome.summary.bytes)
 

@@ -61,15 +61,13 @@ def run_fleet(
     progress: Callable[[FleetProgress], None] | None = None,
 ) -> FleetResult:
     """Scan every image; each unique layer once, on the cluster; a rerun is served from the store."""
-    from scanner.detectors import ruleset_hash
     from scanner.findings import fingerprint_key
-    from scanner.fleet.engine import _detector_set
+    from scanner.fleet.engine import settings_key as key_of
 
     if settings.cache_dir is None:
         raise UsageError("a fleet needs a result store: give --store (or drop --no-cache)")
     started = time.monotonic()
-    detectors = _detector_set(settings)
-    settings_key = settings.cache_key(ruleset_hash(detectors.rules, extra=repr(settings.limits)))
+    settings_key = key_of(settings)
     key = fingerprint_key().decode()
     with tempfile.TemporaryDirectory(prefix="imgscan-fleet-") as tmp:
         plan = resolve(references, Path(tmp), settings, settings_key)
