@@ -102,7 +102,6 @@ def test_every_module_has_a_docstring() -> None:
     assert not missing
 
 
-@_UNTIL_MERGE
 def test_help_loads_neither_hyperscan_nor_detect_secrets() -> None:
     code = (
         "import sys\n"
