@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from scanner.errors import FormatError
-from scanner.image import HistoryEntry, Layer, is_sha256_digest
+from scanner.image import HistoryEntry, Image, Layer, MetadataDocument, Platform, is_sha256_digest
 from scanner.model import Problem
 
 
@@ -35,6 +35,42 @@ def diff_id_problems(layer_count: int, diff_ids: list[str | None]) -> list[Probl
             f"manifest lists {layer_count} layers but config rootfs.diff_ids lists {len(diff_ids)}",
         )
     ]
+
+
+@dataclass(frozen=True)
+class ImageHead:
+    """What names an image: the reference it came from, its config and manifest digests, platform, tags."""
+
+    reference: str
+    id: str
+    digest: str | None
+    platform: Platform | None
+    format: str
+    repo_tags: tuple[str, ...]
+
+
+def assemble(
+    head: ImageHead,
+    config: dict[str, Any],
+    layers: list[Layer],
+    metadata: list[MetadataDocument],
+    problems: list[Problem],
+) -> Image:
+    """The image: each layer given the history row that made it, history anomalies added to `problems`."""
+    history, history_problems = map_history(config.get("history"), len(layers))
+    return Image(
+        reference=head.reference,
+        id=head.id,
+        digest=head.digest,
+        platform=head.platform,
+        format=head.format,
+        config=config,
+        layers=with_history(layers, history),
+        history=history,
+        metadata=tuple(metadata),
+        repo_tags=head.repo_tags,
+        problems=problems + history_problems,
+    )
 
 
 def with_history(layers: list[Layer], history: tuple[HistoryEntry, ...]) -> tuple[Layer, ...]:

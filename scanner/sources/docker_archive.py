@@ -10,7 +10,7 @@ from typing import Any
 from scanner.errors import FormatError
 from scanner.image import Image, Layer, MetadataDocument
 from scanner.model import Problem
-from scanner.sources.config import config_problems, diff_id_problems, map_history, with_history
+from scanner.sources.config import ImageHead, assemble, config_problems, diff_id_problems
 from scanner.sources.manifests import (
     MAX_ENTRIES,
     MAX_IMAGES,
@@ -153,20 +153,8 @@ class LegacyReader:
             docs, found = self._legacy_json(path)
             metadata += docs
             problems += found
-        history, history_problems = map_history(config.get("history"), len(layers))
-        return Image(
-            reference=self.reference,
-            id=image_id,
-            digest=None,
-            platform=platform_of(config),
-            format=fmt,
-            config=config,
-            layers=with_history(layers, history),
-            history=history,
-            metadata=tuple(metadata),
-            repo_tags=tuple(entry.repo_tags),
-            problems=problems + history_problems,
-        )
+        head = ImageHead(self.reference, image_id, None, platform_of(config), fmt, tuple(entry.repo_tags))
+        return assemble(head, config, layers, metadata, problems)
 
     def _legacy_json(self, layer_path: str) -> tuple[list[MetadataDocument], list[Problem]]:
         """The <id>/json beside a layer.tar: old-style per-layer config that can still hold secrets."""

@@ -12,7 +12,7 @@ from typing import Any
 from scanner.errors import FormatError
 from scanner.image import GZIP_MAGIC, Image, Layer, MetadataDocument, Platform, is_sha256_digest
 from scanner.model import Problem
-from scanner.sources.config import config_problems, diff_id_problems, map_history, with_history
+from scanner.sources.config import ImageHead, assemble, config_problems, diff_id_problems
 from scanner.sources.manifests import (
     ANN_CONTAINERD_NAME,
     ANN_OCI_REF_NAME,
@@ -182,25 +182,14 @@ class OciReader:
             self._layer(i, d, diff_ids[i] if i < len(diff_ids) else None, problems)
             for i, d in enumerate(layer_descs)
         ]
-        history, history_problems = map_history(config.get("history"), len(layers))
         metadata = [
             *cand.indexes,
             MetadataDocument("manifest", f"manifest {digest[:19]}", manifest, raw),
             MetadataDocument("config", f"config {config_digest[:19]}", config, raw_config),
         ]
-        return Image(
-            reference=self.reference,
-            id=config_digest,
-            digest=digest,
-            platform=cand.platform or platform_of(config),
-            format=self.fmt,
-            config=config,
-            layers=with_history(layers, history),
-            history=history,
-            metadata=tuple(metadata),
-            repo_tags=tuple(cand.tags),
-            problems=problems + history_problems,
-        )
+        platform = cand.platform or platform_of(config)
+        head = ImageHead(self.reference, config_digest, digest, platform, self.fmt, tuple(cand.tags))
+        return assemble(head, config, layers, metadata, problems)
 
     def _layer(self, i: int, desc: Any, diff_id: str | None, problems: list[Problem]) -> Layer:
         where = f"layer {i}"
