@@ -5,6 +5,7 @@ from __future__ import annotations
 import bz2
 import lzma
 import os
+import posixpath
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from scanner.paths import normalise_path
 from scanner.sources.images import read_images, select_images
 from scanner.sources.interface import OnBlob, Reference, Source
 from scanner.sources.manifests import one_line
-from scanner.tarstream import AREGTYPE, BLOCK, CONTTYPE, LNKTYPE, REGTYPE, SYMTYPE, TarStream
+from scanner.tarstream import AREGTYPE, BLOCK, CONTTYPE, DIRTYPE, LNKTYPE, REGTYPE, SYMTYPE, TarStream
 
 XZ_MAGIC = b"\xfd7zXZ\x00"
 BZIP2_MAGIC = b"BZh"
@@ -125,6 +126,9 @@ class _Member:
     linkname: str
 
 
+_DIR = _Member(DIRTYPE, 0, 0, "")
+
+
 class TarStore:
     """The members of an uncompressed outer tar, by normalised name, as byte ranges of the tar file.
 
@@ -164,6 +168,11 @@ class TarStore:
             if data + size > file_size:
                 raise FormatError(f"{self.label}: truncated tar archive (member {name} is cut short)")
             kind = b"sparse" if entry.sparse else entry.type
+            if kind != DIRTYPE and self.members.get(name, _DIR).type != DIRTYPE:
+                # docker load keeps the last copy, skopeo and podman read the first: no one answer.
+                raise FormatError(
+                    f"{self.label}: member {name} appears twice; readers disagree on which counts"
+                )
             self.members[name] = _Member(kind, data, size, entry.linkname)
             offset = data + -(-size // BLOCK) * BLOCK
         if not self.members:
@@ -180,7 +189,24 @@ class TarStore:
 
     def locate(self, name: str) -> BlobLocation | None:
         found = self._resolve(name)
-        return BlobLocation(self.path, found[1].offset, found[1].size) if found is not None else None
+        if found is None:
+            return None
+        other = self._one_hop(name)
+        if other is not None and other is not found[1]:
+            raise FormatError(
+                f"{self.label}: symlink {name} names one member for docker load, another for skopeo"
+            )
+        return BlobLocation(self.path, found[1].offset, found[1].size)
+
+    def _one_hop(self, name: str) -> _Member | None:
+        """The member skopeo/podman read for `name`: its target joined to its folder, one symlink at most."""
+        name = normalise_path(name)[0]
+        member = self.members.get(name)
+        if member is not None and member.type == SYMTYPE:
+            # Go's path.Join: "/x" joined to "d" is "d/x" (Python's join would start again at "/").
+            joined = posixpath.normpath(posixpath.dirname(name) + "/" + member.linkname)
+            member = self.members.get(normalise_path(joined)[0])
+        return member if member is not None and member.type in _FILE_TYPES else None
 
     def _resolve(self, name: str, hops: int = 0) -> tuple[str, _Member] | None:
         """The regular-file member `name` is or links to. Like docker load's FollowSymlinkInScope: every

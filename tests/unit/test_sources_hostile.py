@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from fixtures.broken import add_link, edit_nested_index, rewrite_members
+from fixtures.broken import add_link, add_member, edit_nested_index, rewrite_members
 from fixtures.build import (
     FileSpec,
     ImageSpec,
@@ -201,3 +201,30 @@ def test_compressed_archive_under_the_bomb_floor_reads(tmp_path: Path) -> None:
     [image] = open_images(str(tmp_path / "a.tar.gz"), tmp_path)
 
     assert image.id == built.config_digest
+
+
+def test_outer_symlink_that_docker_load_and_skopeo_resolve_to_different_members_is_refused(
+    tmp_path: Path,
+) -> None:
+    good, bad = tmp_path / "good.tar", tmp_path / "bad.tar"
+    built = write_image(tutorial_insecure("fake-pw-77"), good, "docker-archive")
+    [entry] = json.loads(archive.TarStore(good, "g").locate("manifest.json").open().read())  # type: ignore[union-attr]
+    link = entry["Layers"][1]
+    folder = link.rsplit("/", 1)[0]
+    # docker load reads "/x.tar" from the archive root (the real layer); skopeo joins it to the link's
+    # folder and reads "<id>/x.tar" (other bytes).
+    add_member(good, tmp_path / "1.tar", "x.tar", built.layers[1].blob)
+    add_member(tmp_path / "1.tar", tmp_path / "2.tar", f"{folder}/x.tar", b"other bytes\n")
+    add_link(tmp_path / "2.tar", bad, link, "/x.tar")
+
+    with pytest.raises(FormatError, match="docker load"):
+        open_images(str(bad), tmp_path)
+
+
+def test_outer_member_stored_twice_is_refused_as_readers_pick_different_copies(tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.tar", tmp_path / "bad.tar"
+    write_image(tutorial_insecure("fake-pw-77"), good, "docker-archive")
+    add_member(good, bad, "manifest.json", b"[]")
+
+    with pytest.raises(FormatError, match="appears twice"):
+        open_images(str(bad), tmp_path)
