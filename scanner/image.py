@@ -1,4 +1,4 @@
-"""The image model every source produces: Image, Layer, HistoryEntry, Platform, BlobLocation."""
+"""The image model every source produces: Image, Layer (opens its own bytes), HistoryEntry, Platform."""
 
 from __future__ import annotations
 
