@@ -73,6 +73,8 @@ class DirStore:
 
     def _inside(self, name: str) -> str | None:
         """The symlink-free path of the regular file `name` names, relative to the root, or None."""
+        if "\0" in name:
+            return None  # no file has such a name (and the OS calls would raise)
         parts = name.split("/")
         done: list[str] = []
         hops = 0

@@ -24,6 +24,7 @@ from fixtures.build import (
 )
 from scanner.errors import FormatError
 from scanner.sources import archive, open_images
+from scanner.sources.layout import DirStore
 from tests.unit.test_sources_index import platform_specs
 
 
@@ -228,3 +229,10 @@ def test_outer_member_stored_twice_is_refused_as_readers_pick_different_copies(t
 
     with pytest.raises(FormatError, match="appears twice"):
         open_images(str(bad), tmp_path)
+
+
+def test_a_layout_name_with_a_nul_byte_names_no_file(tmp_path: Path) -> None:
+    layout, _ = oci_layout(tmp_path)
+
+    assert DirStore(layout).locate("index.json\0x") is None
+    assert DirStore(layout).locate("index.json") is not None
