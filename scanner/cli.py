@@ -27,8 +27,8 @@ Exit codes:
 \b
 IMAGE is a daemon image name (my-app:latest), a path to a `docker save` or
 OCI archive (optionally gzip/zstd/xz compressed), an OCI layout directory,
-or an explicit transport: docker:NAME, docker-archive:PATH[:NAME],
-oci-archive:PATH, oci:DIR.
+or an explicit transport: docker-daemon:NAME, docker://HOST/REPO:TAG,
+docker-archive:PATH[:NAME], oci-archive:PATH, oci:DIR.
 
 \b
 Several outputs from one scan: --format/-o pick the main output (stdout by

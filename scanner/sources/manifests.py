@@ -9,7 +9,8 @@ import re
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from scanner.blob import BlobLocation
+from scanner.blob import Blob
+from scanner.decompress import read_up_to
 from scanner.errors import FormatError, LayerError
 from scanner.image import Platform, is_sha256_digest
 
@@ -66,9 +67,9 @@ class BlobStore(Protocol):
     """Named files of an image source (outer tar members or layout-directory files), located on disk."""
 
     label: str  # how messages name the source, e.g. the archive path
-    container: str  # "archive" or "directory"
+    container: str  # "archive", "directory" (or, for a registry, what its reader says)
 
-    def locate(self, name: str) -> BlobLocation | None:
+    def locate(self, name: str) -> Blob | None:
         """The bytes of a file by its path inside the source (symlinks resolved inside it), or None."""
         ...
 
@@ -81,15 +82,18 @@ class BlobStore(Protocol):
         ...
 
 
-def read_location(loc: BlobLocation, cap: int = JSON_CAP) -> bytes:
+def read_location(loc: Blob, cap: int = JSON_CAP) -> bytes:
     """Read a whole (small) blob; raises OSError, or ValueError when it is larger than `cap`."""
-    if loc.size > cap:
+    if loc.size is not None and loc.size > cap:
         raise ValueError(f"{loc.size} bytes, over the {cap >> 20} MiB limit")
     try:
         with loc.open() as f:
-            return f.read(loc.size)
+            data = read_up_to(f, cap + 1)
     except LayerError as exc:
         raise OSError(str(exc)) from None
+    if len(data) > cap:
+        raise ValueError(f"over the {cap >> 20} MiB limit")
+    return data
 
 
 def one_line(text: object) -> str:

@@ -74,6 +74,12 @@ class OciReader:
             target = by_digest.get(subject)
             if desc["digest"] in by_digest:
                 continue  # labelled an attestation, but it is a runnable image: scanned as one
+            if docs is None and target is None:
+                # Of a platform the save left out (its image is absent too), like an absent manifest.
+                self.absent.append(
+                    f"index lists attestation {desc['digest'][:19]} whose blob is not in the source"
+                )
+                continue
             if target is None:
                 attests = (
                     f"attests {subject[:19]}, which is" if subject else "names no image it attests, or one"
@@ -86,7 +92,7 @@ class OciReader:
                     )
                 )
             for image in [target] if target is not None else images:
-                image.metadata = (*image.metadata, *docs)
+                image.metadata = (*image.metadata, *(docs or []))
                 image.problems += problems
         for image in images:
             image.problems += [Problem("index.json", a, False) for a in self.absent]
@@ -226,16 +232,18 @@ class OciReader:
             digest_is_compressed=digest != diff_id,
         )
 
-    def _attestation(self, desc: dict[str, Any]) -> tuple[list[MetadataDocument], list[Problem], str | None]:
-        """An attestation manifest's documents, problems and subject; one that carries image layers is
-        made an image candidate instead (scanned as an image, and the report says so)."""
+    def _attestation(
+        self, desc: dict[str, Any]
+    ) -> tuple[list[MetadataDocument] | None, list[Problem], str | None]:
+        """An attestation manifest's documents (None when its blob is absent), problems and subject; one
+        that carries image layers is made an image candidate instead (scanned as an image, and said so)."""
         digest: str = desc["digest"]
         where = f"attestation {digest[:19]}"
         subject = dict_of(desc.get("annotations")).get(ANN_REF_DIGEST)
         subject = subject if isinstance(subject, str) else None
         loc = self.store.locate(blob_name(digest) or "")
         if loc is None:
-            return [], [Problem(where, "attestation manifest is missing from the source")], subject
+            return None, [Problem(where, "attestation manifest is missing from the source")], subject
         try:
             raw = read_location(loc)
             manifest = json.loads(raw)

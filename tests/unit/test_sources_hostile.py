@@ -236,3 +236,38 @@ def test_a_layout_name_with_a_nul_byte_names_no_file(tmp_path: Path) -> None:
 
     assert DirStore(layout).locate("index.json\0x") is None
     assert DirStore(layout).locate("index.json") is not None
+
+
+def _attestation_of(layout: Path, manifest_digest: str) -> Path:
+    top = json.loads((layout / "index.json").read_bytes())
+    index = json.loads((layout / "blobs" / "sha256" / top["manifests"][0]["digest"][7:]).read_bytes())
+    [desc] = [
+        d
+        for d in index["manifests"]
+        if d.get("annotations", {}).get("vnd.docker.reference.digest") == manifest_digest
+    ]
+    return layout / "blobs" / "sha256" / desc["digest"][7:]
+
+
+def test_a_platform_the_save_left_out_with_its_attestation_is_a_note_not_inconclusive(tmp_path: Path) -> None:
+    layout, built = layout_index(tmp_path)
+    _attestation_of(layout, built[0].manifest_digest).unlink()
+    (layout / "blobs" / "sha256" / built[0].manifest_digest[7:]).unlink()
+
+    [image] = open_images(str(layout), tmp_path)
+
+    assert image.id == built[1].config_digest
+    assert not [p for p in image.problems if p.inconclusive]
+    assert sum("not in the source" in p.what for p in image.problems) == 2
+
+
+def test_a_present_image_whose_attestation_is_absent_is_inconclusive(tmp_path: Path) -> None:
+    layout, built = layout_index(tmp_path)
+    _attestation_of(layout, built[0].manifest_digest).unlink()
+
+    images = open_images(str(layout), tmp_path)
+
+    [amd] = [i for i in images if i.id == built[0].config_digest]
+    assert [p.what for p in amd.problems if p.inconclusive] == [
+        "attestation manifest is missing from the source"
+    ]
