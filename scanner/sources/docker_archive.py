@@ -131,7 +131,7 @@ class LegacyReader:
             "podman-archive" if paths and all("/" not in p for p in paths) else "docker-archive"
         )
         problems += diff_id_problems(len(paths), diff_ids)
-        metadata = [entry.document(), MetadataDocument("config", f"config {image_id[:19]}", config, raw)]
+        metadata = [entry.document(), self.reader.document("config", f"config {image_id[:19]}", entry.config)]
         layers: list[Layer] = []
         for i, path in enumerate(paths):
             diff_id = diff_ids[i] if i < len(diff_ids) else None

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from scanner.blob import Blob
 from scanner.decompress import read_up_to
 from scanner.errors import FormatError, LayerError
-from scanner.image import Platform, is_sha256_digest
+from scanner.image import MetadataDocument, Platform, is_sha256_digest
 
 # Manifests, indexes and configs are small; a bigger one is a malformed or hostile image.
 JSON_CAP = 16 * 1024 * 1024
@@ -165,6 +165,7 @@ class JsonReader:
     def __init__(self, store: BlobStore) -> None:
         self.store = store
         self._done: dict[str, tuple[Any, bytes]] = {}
+        self._documents: dict[tuple[str, str], MetadataDocument] = {}
 
     def fatal(self, name: str, what: str) -> tuple[Any, bytes]:
         """A JSON document the image cannot be read without, and its bytes; FormatError on any trouble."""
@@ -184,6 +185,15 @@ class JsonReader:
             raise FormatError(f"{label}: {what} {short(name)} is not valid JSON: {one_line(exc)}") from None
         self._done[name] = (data, raw)
         return data, raw
+
+    def document(self, area: str, where: str, name: str) -> MetadataDocument:
+        """A document already read, as metadata to scan: one object however many images share it, so
+        the metadata scan can do each distinct document once."""
+        key = (area, name)
+        if key not in self._documents:
+            data, raw = self._done[name]
+            self._documents[key] = MetadataDocument(area, where, data, raw)
+        return self._documents[key]
 
     def blob(self, digest: str, what: str) -> tuple[Any, bytes]:
         """The document a sha256 descriptor names, from blobs/sha256/<hex>."""

@@ -191,7 +191,7 @@ class OciReader:
         metadata = [
             *cand.indexes,
             MetadataDocument("manifest", f"manifest {digest[:19]}", manifest, raw),
-            MetadataDocument("config", f"config {config_digest[:19]}", config, raw_config),
+            self.reader.document("config", f"config {config_digest[:19]}", blob_name(config_digest) or ""),
         ]
         platform = cand.platform or platform_of(config)
         head = ImageHead(self.reference, config_digest, digest, platform, self.fmt, tuple(cand.tags))

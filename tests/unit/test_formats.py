@@ -172,3 +172,21 @@ def test_json_reader_reads_a_document_once(tmp_path: Path) -> None:
 
     assert first[0] is again[0]
     assert store.located["index.json"] == 1
+
+
+def test_images_that_share_a_config_share_one_config_document(tmp_path: Path) -> None:
+    good, two = tmp_path / "good.tar", tmp_path / "two.tar"
+    write_image(tutorial_insecure("fake-pw-77"), good, "docker-archive")
+    loc = TarStore(good, "good").locate("manifest.json")
+    assert loc is not None
+    with loc.open() as f:
+        [entry] = json.loads(f.read())
+    shorter = {**entry, "Layers": entry["Layers"][:1], "RepoTags": ["imgscan-test/short:1"]}
+    rewrite_members(good, two, {"manifest.json": canonical_json([entry, shorter])})
+
+    first, second = open_images(str(two), tmp_path)
+
+    [config_a] = [d for d in first.metadata if d.area == "config"]
+    [config_b] = [d for d in second.metadata if d.area == "config"]
+    assert config_a is config_b
+    assert len(first.layers) == 3 and len(second.layers) == 1
