@@ -44,10 +44,12 @@ def read_images(store: BlobStore, reference: str) -> list[Image]:
 def _add_manifest_json(images: list[Image], legacy: LegacyReader, entries: list[ManifestEntry]) -> None:
     """`docker load` reads manifest.json, other tools index.json: an image only manifest.json names is
     added (and the disagreement reported); manifest.json itself is scanned as the image's metadata."""
+    unnamed = list(images)
     for entry in entries:
         config = sha256_from_blob_path(entry.config)
         layers = [sha256_from_blob_path(p) for p in entry.layers]
         same = [i for i in images if i.id == config and [layer.digest for layer in i.layers] == layers]
+        unnamed = [i for i in unnamed if all(i is not s for s in same)]
         for image in same:
             image.repo_tags = tuple(entry.repo_tags) or image.repo_tags
             image.metadata = (*image.metadata, entry.document())
@@ -62,6 +64,14 @@ def _add_manifest_json(images: list[Image], legacy: LegacyReader, entries: list[
                 )
             )
             images.append(extra)
+    for image in unnamed:
+        image.problems.append(
+            Problem(
+                "manifest.json",
+                "does not name this image, which index.json does: docker load would not load it; scanned",
+                False,
+            )
+        )
 
 
 def select_images(

@@ -271,3 +271,17 @@ def test_a_present_image_whose_attestation_is_absent_is_inconclusive(tmp_path: P
     assert [p.what for p in amd.problems if p.inconclusive] == [
         "attestation manifest is missing from the source"
     ]
+
+
+def test_image_only_index_json_names_is_scanned_with_a_note(tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.tar", tmp_path / "bad.tar"
+    first, second = write_images([tutorial_insecure("fake-pw-77"), second_spec()], good, "docker25-archive")
+    entries = json.loads(archive.TarStore(good, "good").locate("manifest.json").open().read())  # type: ignore[union-attr]
+    rewrite_members(good, bad, {"manifest.json": canonical_json(entries[:1])})
+
+    images = open_images(str(bad), tmp_path)
+
+    assert [i.id for i in images] == [first.config_digest, second.config_digest]
+    assert not [p for p in images[0].problems if p.where == "manifest.json"]
+    [note] = [p for p in images[1].problems if p.where == "manifest.json"]
+    assert "docker load would not load it" in note.what and not note.inconclusive
