@@ -190,3 +190,13 @@ def test_images_that_share_a_config_share_one_config_document(tmp_path: Path) ->
     [config_b] = [d for d in second.metadata if d.area == "config"]
     assert config_a is config_b
     assert len(first.layers) == 3 and len(second.layers) == 1
+
+
+def test_an_index_listing_more_manifests_than_the_limit_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(oci, "MAX_ENTRIES", 2)
+    write_index(platform_specs(), tmp_path / "multi.tar", "oci-archive")  # 1 + 2 images + 2 attestations
+
+    with pytest.raises(FormatError, match="over 2 manifests"):
+        open_images(str(tmp_path / "multi.tar"), tmp_path)
