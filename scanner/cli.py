@@ -134,7 +134,7 @@ def command(
     import platformdirs
 
     from scanner import policy
-    from scanner.detectors.known import load_known_secrets, parse_secret_spec
+    from scanner.detectors.known_values import load_known_secrets, parse_secret_spec
     from scanner.findings import Severity
     from scanner.image import Platform
     from scanner.report import render, render_quiet
@@ -157,7 +157,6 @@ def command(
         reference=image,
         platform=Platform.parse(platform_opt) if platform_opt else None,
         known_secrets=known,
-        disabled_rules=config.disabled_rules,
         limits=limits,
         jobs=jobs,
         cache_dir=cache,

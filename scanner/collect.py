@@ -68,9 +68,7 @@ class Collector:
     def member(self, member: Member) -> None:
         if member.kind in ("file",):
             return  # regular files are seen through their content windows
-        for m in self.detectors.scan_member(
-            member.path, member.kind, member.size, member.linkname, self.layer_index
-        ):
+        for m in self.detectors.scan_member(member):
             self._add(member.path, member.inner_path, None, m, b"", [m])
 
     def content(self, member: Member, content: Content) -> None:

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 
 from scanner import __version__, packages, parallel
 from scanner.collect import EXCERPT_CONTEXT, scan_layer
-from scanner.detectors import DetectorConfig, DetectorSet, ruleset_hash
+from scanner.detectors import DetectorConfig, DetectorSet, best_metadata_matches, ruleset_hash
 from scanner.detectors.base import MetadataString, RawMatch
-from scanner.detectors.known import KnownSecret
+from scanner.detectors.known_values import KnownSecret
 from scanner.findings import Finding, Location, Severity, finding_fingerprint, redact_text, redact_value
 from scanner.image import Image, Layer, Platform
 from scanner.model import Hit, ImageMetadata, LayerOutcome, Problem
@@ -34,7 +34,6 @@ class ScanOptions:
     reference: str
     platform: Platform | None = None
     known_secrets: tuple[KnownSecret, ...] = ()  # already loaded
-    disabled_rules: frozenset[str] = frozenset()
     limits: Limits = field(default_factory=Limits)
     jobs: int = 0  # 0: one worker process per core, at most 2 layers at once per core
     cache_dir: Path | None = None  # None: no layer cache
@@ -46,7 +45,7 @@ def run_scan(options: ScanOptions, progress: ProgressFn | None = None) -> ScanRe
     from scanner.sources import daemon_name, open_images
 
     started = time.monotonic()
-    config = DetectorConfig(known_secrets=options.known_secrets, disabled_rules=options.disabled_rules)
+    config = DetectorConfig(known_secrets=options.known_secrets)
     detectors = DetectorSet(config)
     rules_hash = ruleset_hash(detectors.rules, extra=repr(options.limits))
     cache = None
@@ -118,27 +117,17 @@ def _from_cache(
     return [image], outcomes, [meta]
 
 
-_METADATA_RANK = {"known-secret": 0, "metadata": 1, "pattern": 2, "entropy": 3}
-
-
 def _scan_metadata(detectors: DetectorSet, image_index: int, image: Image) -> ImageMetadata:
     from scanner.detectors.metadata import metadata_areas, metadata_strings
 
-    # One finding per secret and kind of place: legacy saves mirror the config in <id>/json and
-    # container_config, and a value may match a credential-named key and a token pattern at once.
-    best: dict[tuple[str, str, bool], tuple[int, int, MetadataString, RawMatch]] = {}
+    pairs = [(item, m) for item in metadata_strings(image) for m in detectors.scan_metadata(item)]
     history_secrets: dict[int, list[str]] = {}
-    for order, item in enumerate(metadata_strings(image)):
-        for m in detectors.scan_metadata(item):
-            if item.kind == "history" and item.history_index is not None:
-                history_secrets.setdefault(item.history_index, []).append(m.secret)
-            key = (item.kind, m.secret, m.known_secret_id is not None)
-            rank = _METADATA_RANK.get(m.rule.split("/", 1)[0], 9)
-            if key not in best or (rank, order) < best[key][:2]:
-                best[key] = (rank, order, item, m)
+    for item, m in pairs:
+        if item.kind == "history" and item.history_index is not None:
+            history_secrets.setdefault(item.history_index, []).append(m.secret)
     findings = [
         _metadata_finding(detectors, image_index, item, m)
-        for _, _, item, m in sorted(best.values(), key=lambda b: b[1])
+        for item, m in best_metadata_matches(pairs, {r.id: r for r in detectors.rules})
     ]
     created_by: dict[int, str] = {}
     for layer in image.layers:

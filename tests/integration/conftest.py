@@ -14,7 +14,7 @@ import pytest
 
 from fixtures.vectors import Decoy, Vector, write_vector
 from scanner import policy
-from scanner.detectors.known import load_known_secrets
+from scanner.detectors.known_values import load_known_secrets
 from scanner.findings import Finding, Severity, reset_fingerprint_key
 from scanner.result import ScanReport
 from scanner.scan import ScanOptions, run_scan, today

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import secrets
 import string
@@ -15,8 +16,17 @@ from scanner.detectors.filenames import SensitiveFileDetector, sensitive_format
 from scanner.findings import Severity
 
 
+@dataclasses.dataclass(frozen=True)
+class _Entry:
+    path: str
+    kind: str
+    linkname: str | None = None
+
+
 def scan(path: str, data: bytes, inner_path: str | None = None) -> list[RawMatch]:
-    return list(SensitiveFileDetector().scan(Content(path, inner_path, data, 0, len(data), True, True, 0)))
+    return list(
+        SensitiveFileDetector().scan_content(Content(path, inner_path, data, 0, len(data), True, True))
+    )
 
 
 def fake(n: int = 24) -> str:
@@ -282,15 +292,15 @@ def test_keepass_database_is_a_sensitive_file() -> None:
 
 def test_whiteout_of_sensitive_path_is_info_evidence() -> None:
     detector = SensitiveFileDetector()
-    [m] = detector.scan_member("root/.wh..netrc", "whiteout", 0, None, 2)
+    [m] = detector.scan_member(_Entry("root/.wh..netrc", "whiteout"))
     assert m.rule == "sensitive-file/deleted" and (m.start, m.end, m.secret) == (0, 0, "")
     assert next(r for r in detector.rules if r.id == m.rule).severity == Severity.INFO
 
 
 def test_whiteout_of_ordinary_file_and_symlinks_are_not_reported() -> None:
     detector = SensitiveFileDetector()
-    assert list(detector.scan_member("app/.wh.main.py", "whiteout", 0, None, 2)) == []
-    assert list(detector.scan_member("root/.netrc", "symlink", 0, "/nonexistent", 2)) == []
+    assert list(detector.scan_member(_Entry("app/.wh.main.py", "whiteout"))) == []
+    assert list(detector.scan_member(_Entry("root/.netrc", "symlink", "/nonexistent"))) == []
 
 
 def test_parsers_never_raise_on_binary_junk() -> None:

@@ -11,15 +11,9 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from scanner.detectors.base import Content, MetadataString
-from scanner.detectors.known import (
-    KnownSecret,
-    KnownSecretDetector,
-    KnownSecretSpec,
-    encodings,
-    load_known_secrets,
-    parse_secret_spec,
-)
-from scanner.detectors.prefilter import hyperscan_available
+from scanner.detectors.engine import hyperscan_available
+from scanner.detectors.known import KnownSecretDetector, encodings
+from scanner.detectors.known_values import KnownSecret, KnownSecretSpec, load_known_secrets, parse_secret_spec
 from scanner.errors import UsageError
 from scanner.findings import Severity
 
@@ -42,7 +36,7 @@ def _secret(value: str = VALUE, sid: str = "tok") -> KnownSecret:
 def _window(data: bytes, offset: int = 0, path: str = "app/blob") -> Content:
     return Content(
         path=path, inner_path=None, data=data, offset=offset, size=len(data), is_first=offset == 0,
-        is_last=True, layer_index=0,
+        is_last=True,
     )  # fmt: skip
 
 
@@ -132,7 +126,7 @@ def test_five_character_value_warns_and_is_still_searched(monkeypatch: pytest.Mo
     assert ks.values == ("ab3de",)
     assert ks.warnings == ("value 1 of secret SHORTPW is only 5 characters: matches may be coincidental",)
     det = KnownSecretDetector([ks])
-    assert [m.secret for m in det.scan(_window(b"xx ab3de yy"))] == ["ab3de"]
+    assert [m.secret for m in det.scan_content(_window(b"xx ab3de yy"))] == ["ab3de"]
 
 
 def test_empty_secret_file_warns(tmp_path: Path) -> None:
@@ -182,7 +176,7 @@ def test_each_encoding_is_found_in_text_and_in_a_binary_blob(
         # A value whose base64 has no + or / reads the same in both alphabets: reported once, as base64.
         hits = [
             m
-            for m in det.scan(_window(data))
+            for m in det.scan_content(_window(data))
             if (m.note or "").removesuffix("url") == encoding.removesuffix("url")
         ]
         assert hits, (encoding, data)
@@ -195,7 +189,7 @@ def test_json_escaped_value_is_found(engine: bool) -> None:
     value = 'multi\nline "quoted" secret'
     det = KnownSecretDetector([_secret(value)], engine)
     data = json.dumps({"k": value}).encode()
-    assert [m.note for m in det.scan(_window(data))] == ["json-escaped"]
+    assert [m.note for m in det.scan_content(_window(data))] == ["json-escaped"]
 
 
 def test_value_across_the_window_overlap_is_found_at_its_absolute_offset(engine: bool) -> None:
@@ -205,7 +199,7 @@ def test_value_across_the_window_overlap_is_found_at_its_absolute_offset(engine:
     # Two windows overlapping by 64 bytes; the value straddles the first window's end.
     first = _window(file_bytes[: where + 10], 0)
     second = _window(file_bytes[where + 10 - 64 :], where + 10 - 64)
-    found = {w.offset + m.start for w in (first, second) for m in det.scan(w)}
+    found = {w.offset + m.start for w in (first, second) for m in det.scan_content(w)}
     assert found == {where}
 
 
@@ -219,7 +213,7 @@ def test_metadata_string_is_searched_with_char_offsets(engine: bool) -> None:
 
 def test_matches_name_the_secret_and_the_rule_is_critical(engine: bool) -> None:
     det = KnownSecretDetector([_secret(sid="one"), _secret("another-fake-value-9", sid="two")], engine)
-    hits = list(det.scan(_window(b"another-fake-value-9 and " + VALUE.encode())))
+    hits = list(det.scan_content(_window(b"another-fake-value-9 and " + VALUE.encode())))
     assert sorted(m.known_secret_id or "" for m in hits) == ["one", "two"]
     assert det.rules[0].id == "known-secret" and det.rules[0].severity == Severity.CRITICAL
 
@@ -235,8 +229,8 @@ def test_a_guessable_netrc_password_is_searched_in_credential_contexts_not_alone
     assert "password password" in ks.values and "admin:password" in ks.values
     assert any("guessable 8-character" in w for w in ks.warnings)
     det = KnownSecretDetector([ks])
-    assert not list(det.scan(_window(b"Enter your password: ")))  # ordinary text
-    found = {m.secret for m in det.scan(_window(b"curl -u admin:password http://x/"))}
+    assert not list(det.scan_content(_window(b"Enter your password: ")))  # ordinary text
+    found = {m.secret for m in det.scan_content(_window(b"curl -u admin:password http://x/"))}
     assert found == {"admin:password"}
     header = base64.b64encode(b"admin:password")
-    assert [m.note for m in det.scan(_window(b"Authorization: Basic " + header))] == ["base64"]
+    assert [m.note for m in det.scan_content(_window(b"Authorization: Basic " + header))] == ["base64"]

@@ -10,13 +10,10 @@ from typing import Any
 
 import pytest
 
+from scanner.detectors import best_metadata_matches
 from scanner.detectors.base import MetadataString
-from scanner.detectors.metadata import (
-    MetadataCredentialDetector,
-    metadata_areas,
-    metadata_strings,
-    run_build_args,
-)
+from scanner.detectors.metadata import metadata_areas, metadata_strings, run_build_args
+from scanner.detectors.metadata_rules import MetadataCredentialDetector
 from scanner.image import HistoryEntry, Image, MetadataDocument
 
 
@@ -35,14 +32,12 @@ def image(
 
 
 def findings(img: Image) -> list[tuple[MetadataString, str, str]]:
-    """(item, rule, matched text) for every match; asserts each span is the reported secret."""
+    """(item, rule, matched text) for every match kept; asserts each span is the reported secret."""
     detector = MetadataCredentialDetector()
-    out = []
-    for item in metadata_strings(img):
-        for m in detector.scan_metadata(item):
-            assert item.value[m.start : m.end] == m.secret
-            out.append((item, m.rule, m.secret))
-    return out
+    pairs = [(item, m) for item in metadata_strings(img) for m in detector.scan_metadata(item)]
+    for item, m in pairs:
+        assert item.value[m.start : m.end] == m.secret
+    return [(item, m.rule, m.secret) for item, m in best_metadata_matches(pairs)]
 
 
 def test_run_build_arg_in_history_is_found_with_build_arg_key() -> None:

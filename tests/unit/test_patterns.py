@@ -9,8 +9,9 @@ import pytest
 
 from fixtures.planted_secrets import fake_tokens, planted_files
 from scanner.detectors.base import Content, MetadataString
-from scanner.detectors.patterns import RULES, PatternDetector, plain_detect_secrets_hits
-from scanner.detectors.prefilter import hyperscan_available
+from scanner.detectors.engine import hyperscan_available
+from scanner.detectors.pattern_rules import RULES
+from scanner.detectors.patterns import PatternDetector, plain_detect_secrets_hits
 from scanner.findings import Severity
 
 ENGINES = [pytest.param(True, id="hyperscan"), pytest.param(False, id="python-re")]
@@ -24,7 +25,6 @@ def _benign() -> list[str]:
 def _content(data: bytes, path: str = "app/config.py", offset: int = 0) -> Content:
     return Content(
         path=path, inner_path=None, data=data, offset=offset, size=len(data), is_first=True, is_last=True,
-        layer_index=0,
     )  # fmt: skip
 
 
@@ -37,7 +37,7 @@ def detector(request: pytest.FixtureRequest) -> PatternDetector:
 
 def _scan(det: PatternDetector, data: bytes, path: str = "app/config.py") -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
-    for m in det.scan(_content(data, path)):
+    for m in det.scan_content(_content(data, path)):
         found.setdefault(m.rule, []).append(m.secret)
     return found
 
@@ -55,7 +55,7 @@ def test_prefilter_pipeline_finds_exactly_what_plain_detect_secrets_finds(detect
 def test_every_match_span_holds_the_reported_secret(detector: PatternDetector) -> None:
     files = planted_files(random.Random(11), _benign(), n_files=10)
     for path, data in files.items():
-        for m in detector.scan(_content(data, path)):
+        for m in detector.scan_content(_content(data, path)):
             assert data[m.start : m.end].decode() == m.secret
 
 
@@ -168,7 +168,11 @@ def test_secret_in_utf16le_text_of_a_binary_is_found_at_its_raw_offsets(detector
     token = fake_tokens(random.Random(5))["github"]
     for pad in (b"\x00\x01\x02", b"\x00\x01"):
         data = pad + b"\x7fELF" + f"token={token}\n".encode("utf-16-le") + b"\x00\xff"
-        hits = [m for m in detector.scan(_content(data, "usr/bin/tool")) if m.rule == "pattern/github-token"]
+        hits = [
+            m
+            for m in detector.scan_content(_content(data, "usr/bin/tool"))
+            if m.rule == "pattern/github-token"
+        ]
         assert [m.secret for m in hits] == [token]
         assert data[hits[0].start : hits[0].end] == token.encode("utf-16-le")
 
@@ -183,7 +187,11 @@ def test_secret_in_raw_bytes_of_a_binary_is_found(detector: PatternDetector) -> 
 def test_long_minified_line_is_scanned_around_its_hits(detector: PatternDetector) -> None:
     token = fake_tokens(random.Random(8))["github"]
     data = (b"var a=1;" * 20000) + f'var t="{token}";'.encode() + (b"var b=2;" * 20000)
-    hits = [m for m in detector.scan(_content(data, "app/bundle.min.js")) if m.rule == "pattern/github-token"]
+    hits = [
+        m
+        for m in detector.scan_content(_content(data, "app/bundle.min.js"))
+        if m.rule == "pattern/github-token"
+    ]
     assert [data[m.start : m.end].decode() for m in hits] == [token]
 
 
@@ -201,7 +209,7 @@ def test_both_engines_report_the_same_matches() -> None:
     files = planted_files(random.Random(13), _benign(), n_files=12)
     fast, slow = PatternDetector(use_hyperscan=True), PatternDetector(use_hyperscan=False)
     for path, data in files.items():
-        assert list(fast.scan(_content(data, path))) == list(slow.scan(_content(data, path)))
+        assert list(fast.scan_content(_content(data, path))) == list(slow.scan_content(_content(data, path)))
 
 
 def test_rule_ids_are_unique_and_severities_follow_the_kind() -> None:
@@ -221,8 +229,8 @@ def test_undecodable_bytes_on_a_matched_line_neither_crash_nor_shift_the_span() 
         + b"' \xe9\n"
         + b'db_password = "s3cr\xe9t-v4lue-9"\n'
     )
-    content = Content("app/settings.py", None, data, 0, len(data), True, True, 0)
-    matches = list(PatternDetector().scan(content))
+    content = Content("app/settings.py", None, data, 0, len(data), True, True)
+    matches = list(PatternDetector().scan_content(content))
     spans = {m.rule: data[m.start : m.end] for m in matches}
     assert spans["pattern/github-token"] == token.encode()
     assert spans["pattern/keyword"] == b"s3cr\xe9t-v4lue-9"

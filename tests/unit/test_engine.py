@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scanner.detectors.prefilter import Pattern, Prefilter, hyperscan_available, literal_pattern
+from scanner.detectors.engine import Pattern, Prefilter, hyperscan_available, literal_pattern
 
 needs_hs = pytest.mark.skipif(not hyperscan_available(), reason="hyperscan not installed")
 

@@ -1,4 +1,5 @@
-"""One compiled multi-pattern search (Hyperscan, else Python `re`): (pattern id, end offset) hits."""
+"""The multi-pattern search every detector shares (Hyperscan, else Python `re`): one compiled database
+per pattern set and process, serialisable, giving (pattern id, end offset) hits."""
 
 from __future__ import annotations
 
@@ -6,16 +7,22 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-try:
-    import hyperscan as _hs
-except ImportError:  # pragma: no cover - exercised through use_hyperscan=False
-    _hs = None  # type: ignore[assignment]
+
+@cache
+def _hyperscan() -> Any:
+    """The hyperscan module, imported on first use (never for `imgscan --help`), or None."""
+    try:
+        import hyperscan
+    except ImportError:  # pragma: no cover - exercised through use_hyperscan=False
+        return None
+    return hyperscan
 
 
 def hyperscan_available() -> bool:
-    return _hs is not None
+    return _hyperscan() is not None
 
 
 @dataclass(frozen=True)
@@ -47,40 +54,31 @@ class Prefilter:
 
     def __init__(self, patterns: Sequence[Pattern], use_hyperscan: bool | None = None) -> None:
         self.patterns = tuple(patterns)
+        hs = _hyperscan()
         if use_hyperscan is None:
-            use_hyperscan = _hs is not None
+            use_hyperscan = hs is not None
+        if use_hyperscan and hs is None:
+            raise RuntimeError("hyperscan is not installed")
         self.engine = "hyperscan" if use_hyperscan else "re"
-        self._db: Any = None
+        self._db: Any = _database(self.patterns) if use_hyperscan and self.patterns else None
         self._scratch: Any = None
         self._scratch_pid = -1
         self._compiled: list[re.Pattern[bytes]] = []
-        if not self.patterns:
-            return
-        if use_hyperscan:
-            if _hs is None:
-                raise RuntimeError("hyperscan is not installed")
-            self._db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
-            flags = [
-                _hs.HS_FLAG_MULTILINE | (_hs.HS_FLAG_CASELESS if p.caseless else 0) for p in self.patterns
-            ]
-            self._db.compile(
-                expressions=[p.regex for p in self.patterns],
-                ids=list(range(len(self.patterns))),
-                elements=len(self.patterns),
-                flags=flags,
-            )
-        else:
+        if not use_hyperscan:
             self._compiled = [
                 re.compile(p.regex, re.MULTILINE | (re.IGNORECASE if p.caseless else 0))
                 for p in self.patterns
             ]
 
+    def serialize(self) -> bytes:
+        """The compiled Hyperscan database as bytes (empty for the `re` engine), for an on-disk cache."""
+        return bytes(_hyperscan().dumpb(self._db)) if self._db is not None else b""
+
     def _scratch_for_process(self) -> Any:
         # A database's scratch is not shareable across processes or threads: one per (forked) process.
         pid = os.getpid()
         if self._scratch is None or self._scratch_pid != pid:
-            assert _hs is not None
-            self._scratch = _hs.Scratch(self._db)
+            self._scratch = _hyperscan().Scratch(self._db)
             self._scratch_pid = pid
         return self._scratch
 
@@ -101,3 +99,18 @@ class Prefilter:
                 hits.extend((m.end(), pid) for m in rx.finditer(data))
         hits.sort()
         return [(pid, end) for end, pid in hits]
+
+
+@cache
+def _database(patterns: tuple[Pattern, ...]) -> Any:
+    """One compiled database per pattern set and process: every DetectorSet built in a process (the
+    parent's, each worker's, the tests') shares it instead of compiling it again."""
+    hs = _hyperscan()
+    db = hs.Database(mode=hs.HS_MODE_BLOCK)
+    db.compile(
+        expressions=[p.regex for p in patterns],
+        ids=list(range(len(patterns))),
+        elements=len(patterns),
+        flags=[hs.HS_FLAG_MULTILINE | (hs.HS_FLAG_CASELESS if p.caseless else 0) for p in patterns],
+    )
+    return db
