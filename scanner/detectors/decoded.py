@@ -18,7 +18,7 @@ _VALUE = re.compile(
 )
 _INDENT = re.compile(rb"[ \t-]*")
 _KEY_BEFORE = re.compile(rb"([\w.-]{1,128})$")
-_YAML_PARENT = re.compile(rb"""^([ \t]*)(?:-[ \t]+)?["']?([\w.-]{1,128})["']?[ \t]*:[ \t]*\r?$""")
+_YAML_PARENT = re.compile(rb"""([ \t]*)(?:-[ \t]+)?["']?([\w.-]{1,128})["']?[ \t]*:[ \t]*\r?$""")
 _PRINTABLE = re.compile(rb"[\t\n\r\x20-\x7e]+")
 _PARENT_LINES = 64  # how far up a YAML value's parent key is looked for
 

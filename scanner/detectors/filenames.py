@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from scanner.detectors.base import Content, RawMatch, Rule, TarEntry, data_table
 from scanner.detectors.credfiles import PARSERS, parse
+from scanner.detectors.credtext import Parsed
 from scanner.detectors.filters import is_documented_example, is_placeholder, is_secret_reference
 from scanner.detectors.keyfiles import (
     KDBX_MAGIC,
@@ -220,7 +221,9 @@ class SensitiveFileDetector:
         if not data.strip() or _is_path_like(data):
             return []  # BuildKit leaves 0-byte secret mount points behind; a symlink target is not content
         text = data.decode("utf-8", "surrogateescape")
-        parsed = parse(fmt, text)
+        # Every format with a parser is text: NUL bytes mean binary junk, whose `a:b:c:d:e` runs are no
+        # pgpass line. Not understood, so reported as a sensitive file to look at.
+        parsed = parse(fmt, text) if b"\x00" not in data else Parsed((), False)
         real = [c for c in parsed.credentials if not _is_stand_in(fmt, c.value)]
         if real:
             return [

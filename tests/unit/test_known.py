@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import json
 import pickle
+import random
+import shutil
+import subprocess
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
@@ -234,3 +237,48 @@ def test_a_guessable_netrc_password_is_searched_in_credential_contexts_not_alone
     assert found == {"admin:password"}
     header = base64.b64encode(b"admin:password")
     assert [m.note for m in det.scan_content(_window(b"Authorization: Basic " + header))] == ["base64"]
+
+
+# --- long secrets ---------------------------------------------------------------------------------------
+
+
+def _long_key(tmp_path: Path, bits: int) -> Path:
+    """A private key of `bits` bits made for this test run only (never committed)."""
+    path = tmp_path / f"rsa{bits}.pem"
+    if bits <= 4096 and shutil.which("openssl"):
+        subprocess.run(["openssl", "genrsa", "-out", str(path), str(bits)], check=True, capture_output=True)
+    else:  # generating 8192-bit keys takes minutes on CI: the same shape and length, random
+        body = base64.encodebytes(random.Random(bits).randbytes(bits * 9 // 16)).decode()
+        path.write_text(f"-----BEGIN PRIVATE KEY-----\n{body}-----END PRIVATE KEY-----\n")
+    return path
+
+
+@pytest.mark.parametrize("bits", [4096, 8192])
+def test_a_long_secret_is_found_raw_and_in_every_long_encoding(
+    tmp_path: Path, engine: bool, bits: int
+) -> None:
+    path = _long_key(tmp_path, bits)
+    key = path.read_text()
+    assert len(key) > (3000 if bits == 4096 else 6000)
+    ks = load_known_secrets([f"id=key,src={path}"])[0]
+    det = KnownSecretDetector([ks], use_hyperscan=engine)
+    raw = key.encode()
+    for encoding, form in [
+        ("raw", raw),
+        ("base64", base64.b64encode(raw)),
+        ("hex", raw.hex().encode()),
+        ("utf-16le", key.encode("utf-16-le")),
+    ]:
+        data = b"\x00head " + form + b" tail\n"
+        longest = max(det.scan_content(_window(data)), key=lambda m: m.end - m.start)
+        found = data[longest.start : longest.end]
+        # A base64 form leaves out its last characters, which also depend on the bytes after the value.
+        assert longest.note == encoding and form.startswith(found) and len(found) >= len(form) - 4, encoding
+
+
+def test_a_long_value_differing_after_its_first_bytes_is_not_a_match(engine: bool) -> None:
+    value = "L" + "".join(random.Random(2).choices("abcdefghijklmnop0123456789", k=2000))
+    det = KnownSecretDetector([_secret(value)], use_hyperscan=engine)
+    near = value[:-1] + ("x" if value[-1] != "x" else "y")
+    assert det.scan_content(_window(f"[{near}]".encode())) == []
+    assert [m.secret for m in det.scan_content(_window(f"[{value}]".encode()))] == [value]
