@@ -125,8 +125,10 @@ def _scan_metadata(detectors: DetectorSet, image_index: int, image: Image) -> Im
     for item, m in pairs:
         if item.kind == "history" and item.history_index is not None:
             history_secrets.setdefault(item.history_index, []).append(m.secret)
+    # A whole document's excerpt may show other secrets found in it: each is masked in every excerpt.
+    found = [m.secret for _, m in pairs]
     findings = [
-        _metadata_finding(detectors, image_index, item, m)
+        _metadata_finding(detectors, image_index, item, m, found)
         for item, m in best_metadata_matches(pairs, {r.id: r for r in detectors.rules})
     ]
     created_by: dict[int, str] = {}
@@ -291,12 +293,16 @@ def _layer_finding(
     )
 
 
-def _metadata_finding(detectors: DetectorSet, image_index: int, item: MetadataString, m: RawMatch) -> Finding:
+def _metadata_finding(
+    detectors: DetectorSet, image_index: int, item: MetadataString, m: RawMatch, found: list[str]
+) -> Finding:
     rule = detectors.rule(m.rule)
     location = Location(
         item.kind, image_index, item.layer_index, None, None, None, item.history_index, item.key
     )
     value = item.value
+    for other in set(found) - {m.secret}:  # same length, so m's offsets hold; no part shows at an edge
+        value = value.replace(other, "*" * len(other))
     lo = max(0, m.start - EXCERPT_CONTEXT)
     hi = min(len(value), m.end + EXCERPT_CONTEXT)
     shown = value[lo : m.start] + redact_value(m.secret) + value[m.end : hi]
