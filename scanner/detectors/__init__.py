@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from scanner.detectors.base import Content, Detector, MetadataString, RawMatch, Rule, TarEntry
+from scanner.detectors.engine import SharedScan
 from scanner.detectors.known_values import KnownSecret
 from scanner.findings import Severity
 
@@ -55,8 +56,12 @@ class DetectorSet:
         self._content = [d.scan_content for d in self.detectors if hasattr(d, "scan_content")]
         self._member = [d.scan_member for d in self.detectors if hasattr(d, "scan_member")]
         self._metadata = [d.scan_metadata for d in self.detectors if hasattr(d, "scan_metadata")]
+        self.engine = SharedScan(
+            [p for d in self.detectors if hasattr(d, "prefilters") for p in d.prefilters()]
+        )
 
     def scan_content(self, content: Content) -> list[RawMatch]:
+        self.engine.pin(content.data)  # one pass of the one database serves every detector
         out: list[RawMatch] = []
         for scan in self._content:
             out.extend(scan(content))

@@ -83,7 +83,8 @@ class Detector(Protocol):
     `version` goes into the ruleset hash, so a detector whose logic changes invalidates cached results.
 
     A detector implements any of `scan_content(content)`, `scan_member(entry)`, `scan_metadata(item)`,
-    each returning raw matches; the DetectorSet calls what is there.
+    each returning raw matches; the DetectorSet calls what is there. A detector with `prefilters()` (its
+    engine.Prefilter objects) has them joined into the set's one database (engine.SharedScan).
     """
 
     family: ClassVar[str]

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 _STRUCTURED = (".yaml", ".yml", ".json")
 MIN_ENCODED = 16  # shorter base64 holds no token a named rule reports
 MAX_ENCODED = 16384
+# Starts with its literal ":" so `re` skips ahead fast; the key is read backwards from there.
 _VALUE = re.compile(
-    rb"""["']?[ \t]*:[ \t]*["']?([A-Za-z0-9+/_-]{%d,%d}={0,2})(?![A-Za-z0-9+/=_-])"""
-    % (MIN_ENCODED, MAX_ENCODED)
+    rb""":[ \t]*["']?([A-Za-z0-9+/_-]{%d,%d}={0,2})(?![A-Za-z0-9+/=_-])""" % (MIN_ENCODED, MAX_ENCODED)
 )
 _INDENT = re.compile(rb"[ \t-]*")
-_KEY_BEFORE = re.compile(rb"([\w.-]{1,128})$")
+_KEY_BEFORE = re.compile(rb"""([\w.-]{1,128})["']?[ \t]*$""")
 _YAML_PARENT = re.compile(rb"""([ \t]*)(?:-[ \t]+)?["']?([\w.-]{1,128})["']?[ \t]*:[ \t]*\r?$""")
 _PRINTABLE = re.compile(rb"[\t\n\r\x20-\x7e]+")
 _PARENT_LINES = 64  # how far up a YAML value's parent key is looked for
@@ -41,7 +41,7 @@ def decoded_values(data: bytes) -> Iterator[DecodedValue]:
     """Every `key: <base64>` / `"key": "<base64>"` value whose decoding is printable text."""
     for m in _VALUE.finditer(data):
         line_start = data.rfind(b"\n", 0, m.start()) + 1
-        key = _KEY_BEFORE.search(data, max(line_start, m.start() - 128), m.start())
+        key = _KEY_BEFORE.search(data, max(line_start, m.start() - 160), m.start())
         if key is None:
             continue
         decoded = _decode(m.group(1))

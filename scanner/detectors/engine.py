@@ -60,25 +60,35 @@ class Prefilter:
         if use_hyperscan and hs is None:
             raise RuntimeError("hyperscan is not installed")
         self.engine = "hyperscan" if use_hyperscan else "re"
-        self._db: Any = _database(self.patterns) if use_hyperscan and self.patterns else None
+        self._db: Any = None  # compiled on first use: a prefilter joined into a SharedScan never is
         self._scratch: Any = None
         self._scratch_pid = -1
         self._compiled: list[re.Pattern[bytes]] = []
-        if not use_hyperscan:
-            self._compiled = [
-                re.compile(p.regex, re.MULTILINE | (re.IGNORECASE if p.caseless else 0))
-                for p in self.patterns
-            ]
+        self._shared: tuple[SharedScan, int] | None = None
 
     def serialize(self) -> bytes:
         """The compiled Hyperscan database as bytes (empty for the `re` engine), for an on-disk cache."""
-        return bytes(_hyperscan().dumpb(self._db)) if self._db is not None else b""
+        return (
+            bytes(_hyperscan().dumpb(self._database()))
+            if self.engine == "hyperscan" and self.patterns
+            else b""
+        )
+
+    def load(self, blob: bytes) -> None:
+        """Use a database `serialize` wrote for the same patterns instead of compiling one."""
+        hs = _hyperscan()
+        self._db = hs.loadb(blob, hs.HS_MODE_BLOCK)
+
+    def _database(self) -> Any:
+        if self._db is None:
+            self._db = _database(self.patterns)
+        return self._db
 
     def _scratch_for_process(self) -> Any:
         # A database's scratch is not shareable across processes or threads: one per (forked) process.
         pid = os.getpid()
         if self._scratch is None or self._scratch_pid != pid:
-            self._scratch = _hyperscan().Scratch(self._db)
+            self._scratch = _hyperscan().Scratch(self._database())
             self._scratch_pid = pid
         return self._scratch
 
@@ -86,19 +96,71 @@ class Prefilter:
         """(pattern index, end offset) for every hit, sorted by end offset."""
         if not self.patterns or not data:
             return []
+        if self._shared is not None:
+            shared, index = self._shared
+            return shared.hits(data, index)
         hits: list[tuple[int, int]] = []
-        if self._db is not None:
+        if self.engine == "hyperscan":
             append = hits.append
 
             def on_match(pid: int, start: int, end: int, flags: int, context: object) -> None:
                 append((end, pid))
 
-            self._db.scan(data, match_event_handler=on_match, scratch=self._scratch_for_process())
+            self._database().scan(data, match_event_handler=on_match, scratch=self._scratch_for_process())
         else:
+            if not self._compiled:
+                flags = [re.MULTILINE | (re.IGNORECASE if p.caseless else 0) for p in self.patterns]
+                self._compiled = [re.compile(p.regex, f) for p, f in zip(self.patterns, flags, strict=True)]
             for pid, rx in enumerate(self._compiled):
                 hits.extend((m.end(), pid) for m in rx.finditer(data))
         hits.sort()
         return [(pid, end) for end, pid in hits]
+
+
+class SharedScan:
+    """Several detectors' prefilters as one database: one pass over a buffer serves all of them.
+
+    Each joined Prefilter keeps its interface; the first of them to scan a buffer scans it for every
+    pattern, and each gets its share of that pass (the buffer is recognised by identity). A pinned buffer
+    (the window every detector scans) stays answered while detectors scan others (a binary's UTF-16
+    half-views, decoded values) in between.
+    """
+
+    def __init__(self, prefilters: Sequence[Prefilter]) -> None:
+        joined = [p for p in prefilters if p.patterns]
+        engines = {p.engine for p in joined}
+        if len(engines) > 1:
+            raise ValueError("prefilters of different engines cannot share a database")
+        hyperscan = engines == {"hyperscan"}
+        self.prefilter = Prefilter([pat for p in joined for pat in p.patterns], use_hyperscan=hyperscan)
+        self._owner: list[tuple[int, int]] = []  # combined pattern id -> (prefilter index, its own id)
+        for index, p in enumerate(joined):
+            p._shared = (self, index)
+            self._owner.extend((index, pid) for pid in range(len(p.patterns)))
+        self._count = len(joined)
+        # Buffers are held while remembered, so no other buffer can take their identity.
+        self._pinned: tuple[bytes, list[list[tuple[int, int]]]] = (b"", [])
+        self._last: tuple[bytes, list[list[tuple[int, int]]]] = (b"", [])
+
+    def _split(self, data: bytes) -> list[list[tuple[int, int]]]:
+        shares: list[list[tuple[int, int]]] = [[] for _ in range(self._count)]
+        owner = self._owner
+        for pid, end in self.prefilter.scan(data):
+            index, own = owner[pid]
+            shares[index].append((own, end))
+        return shares
+
+    def pin(self, data: bytes) -> None:
+        """Scan `data` now and keep its hits until the next pin."""
+        self._pinned = (data, self._split(data))
+
+    def hits(self, data: bytes, index: int) -> list[tuple[int, int]]:
+        """Joined prefilter `index`'s hits in `data` (its own pattern ids), from one pass over `data`."""
+        if data is self._pinned[0]:
+            return self._pinned[1][index]
+        if data is not self._last[0]:
+            self._last = (data, self._split(data))
+        return self._last[1][index]
 
 
 @cache

@@ -59,6 +59,7 @@ def is_placeholder(value: str) -> bool:
 
 _TOKEN_PARTS = re.compile(r"[_\-.:/]+")
 _MIN_FILLER_BODY = 12  # shorter bodies are passwords, judged by other rules, not token bodies
+_MAX_FILLER_TOKEN = 256  # longer values (key blocks, JWTs with claims) are not one filler body
 
 
 def is_filler_token(value: str) -> bool:
@@ -68,8 +69,10 @@ def is_filler_token(value: str) -> bool:
     characters, or at most four with one of them making up three quarters of it. Random bodies of this
     length have well over ten distinct characters.
     """
+    if len(value) > _MAX_FILLER_TOKEN:
+        return False
     body = max(_TOKEN_PARTS.split(value), key=len)
-    if len(body) < _MIN_FILLER_BODY:
+    if len(body) < _MIN_FILLER_BODY or len(set(body)) > 4:
         return False
     counts = Counter(body)
     return len(counts) <= 2 or (len(counts) <= 4 and max(counts.values()) * 4 >= len(body) * 3)

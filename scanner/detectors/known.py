@@ -94,6 +94,9 @@ class KnownSecretDetector:
         self._literals = [by_anchor[a] for a in self._anchors]
         self._prefilter = Prefilter([Pattern(literal_pattern(a)) for a in self._anchors], use_hyperscan)
 
+    def prefilters(self) -> list[Prefilter]:
+        return [self._prefilter]
+
     @property
     def literal_count(self) -> int:
         return len(self._owners)

@@ -97,7 +97,8 @@ class PatternDetector:
         # UTF-16LE printable characters, as long as the shortest token a rule reports, exists.
         self._utf16_text = Prefilter([Pattern(rb"(?:[\x20-\x7e]\x00){%d}" % _MIN_UTF16_RUN)], use_hyperscan)
 
-    # -- public API --
+    def prefilters(self) -> list[Prefilter]:
+        return [self.prefilter, self._utf16_text]
 
     def scan_content(self, content: Content) -> list[RawMatch]:
         data = content.data
@@ -240,6 +241,8 @@ def _key_hit(path: str, data: bytes, at: int, line: str) -> list[Hit]:
 
 def _dedupe(hits: list[Hit]) -> list[RawMatch]:
     """One match per exact span, the highest severity; overlapping spans are one_per_secret's to judge."""
+    if not hits:
+        return []
     best: dict[tuple[int, int], Hit] = {}
     for h in sorted(hits, key=lambda h: (h.start, h.end, h.rule)):
         cur = best.get((h.start, h.end))

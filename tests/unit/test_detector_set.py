@@ -171,3 +171,20 @@ def test_base64_json_value_is_decoded_but_other_files_and_random_bytes_are_not(
     assert not [m for m in detectors.scan_content(_content(doc, "etc/app/config.txt")) if m.note]
     noise = f'{{"digest": "{base64.b64encode(random.Random(1).randbytes(48)).decode()}"}}'.encode()
     assert not [m for m in detectors.scan_content(_content(noise, "a.json")) if m.note]
+
+
+def test_the_set_reports_what_its_detectors_report_alone(detectors: DetectorSet) -> None:
+    from fixtures.planted_secrets import planted_files
+    from scanner.detectors.entropy import EntropyDetector
+    from scanner.detectors.filenames import SensitiveFileDetector
+
+    alone = [SensitiveFileDetector(), PatternDetector(), EntropyDetector()]
+    files = planted_files(random.Random(31), ["plain text line", "x = 1"], n_files=12)
+    total = 0
+    for path, data in files.items():
+        content = _content(data, path)
+        expected = one_per_secret([m for d in alone for m in d.scan_content(content)])
+        found = detectors.scan_content(content)
+        assert found == expected, path
+        total += len(found)
+    assert total > 20
