@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -61,8 +62,7 @@ class Prefilter:
             raise RuntimeError("hyperscan is not installed")
         self.engine = "hyperscan" if use_hyperscan else "re"
         self._db: Any = None  # compiled on first use: a prefilter joined into a SharedScan never is
-        self._scratch: Any = None
-        self._scratch_pid = -1
+        self._local = threading.local()  # per thread: hyperscan scratch space is not shareable
         self._compiled: list[re.Pattern[bytes]] = []
         self._shared: tuple[SharedScan, int] | None = None
 
@@ -84,13 +84,13 @@ class Prefilter:
             self._db = _database(self.patterns)
         return self._db
 
-    def _scratch_for_process(self) -> Any:
-        # A database's scratch is not shareable across processes or threads: one per (forked) process.
+    def _scratch(self) -> Any:
+        # A database's scratch is not shareable across threads or (forked) processes: one for each.
         pid = os.getpid()
-        if self._scratch is None or self._scratch_pid != pid:
-            self._scratch = _hyperscan().Scratch(self._database())
-            self._scratch_pid = pid
-        return self._scratch
+        mine = getattr(self._local, "scratch", None)
+        if mine is None or mine[0] != pid:
+            mine = self._local.scratch = (pid, _hyperscan().Scratch(self._database()))
+        return mine[1]
 
     def scan(self, data: bytes) -> list[tuple[int, int]]:
         """(pattern index, end offset) for every hit, sorted by end offset."""
@@ -106,7 +106,7 @@ class Prefilter:
             def on_match(pid: int, start: int, end: int, flags: int, context: object) -> None:
                 append((end, pid))
 
-            self._database().scan(data, match_event_handler=on_match, scratch=self._scratch_for_process())
+            self._database().scan(data, match_event_handler=on_match, scratch=self._scratch())
         else:
             if not self._compiled:
                 flags = [re.MULTILINE | (re.IGNORECASE if p.caseless else 0) for p in self.patterns]
@@ -138,9 +138,9 @@ class SharedScan:
             p._shared = (self, index)
             self._owner.extend((index, pid) for pid in range(len(p.patterns)))
         self._count = len(joined)
-        # Buffers are held while remembered, so no other buffer can take their identity.
-        self._pinned: tuple[bytes, list[list[tuple[int, int]]]] = (b"", [])
-        self._last: tuple[bytes, list[list[tuple[int, int]]]] = (b"", [])
+        # Per thread (a layer walked in a thread while another is scanned), and holding the buffers it
+        # remembers, so no other buffer can take their identity.
+        self._local = threading.local()
 
     def _split(self, data: bytes) -> list[list[tuple[int, int]]]:
         shares: list[list[tuple[int, int]]] = [[] for _ in range(self._count)]
@@ -152,15 +152,16 @@ class SharedScan:
 
     def pin(self, data: bytes) -> None:
         """Scan `data` now and keep its hits until the next pin."""
-        self._pinned = (data, self._split(data))
+        self._local.pinned = (data, self._split(data))
 
     def hits(self, data: bytes, index: int) -> list[tuple[int, int]]:
         """Joined prefilter `index`'s hits in `data` (its own pattern ids), from one pass over `data`."""
-        if data is self._pinned[0]:
-            return self._pinned[1][index]
-        if data is not self._last[0]:
-            self._last = (data, self._split(data))
-        return self._last[1][index]
+        for slot in ("pinned", "last"):
+            seen = getattr(self._local, slot, None)
+            if seen is not None and seen[0] is data:
+                return seen[1][index]  # type: ignore[no-any-return]
+        self._local.last = (data, self._split(data))
+        return self._local.last[1][index]  # type: ignore[no-any-return]
 
 
 @cache

@@ -67,18 +67,16 @@ def parse_secret_spec(text: str) -> KnownSecretSpec:
         raise UsageError(f"bad --secret {text!r}: type must be file or env")
     if "src" in fields and "env" in fields:
         raise UsageError(f"bad --secret {text!r}: give src or env, not both")
-    if "src" in fields:
-        if kind == "env":
-            raise UsageError(f"bad --secret {text!r}: type=env takes env=VAR, not src")
-        if not fields["src"]:
-            raise UsageError(f"bad --secret {text!r}: src is empty")
-        return KnownSecretSpec(sid, "file", fields["src"])
-    if "env" in fields:
-        if kind == "file":
-            raise UsageError(f"bad --secret {text!r}: type=file takes src=PATH, not env")
-        if not fields["env"]:
-            raise UsageError(f"bad --secret {text!r}: env is empty")
-        return KnownSecretSpec(sid, "env", fields["env"])
+    for key, own_type, other_type, other_takes in (
+        ("src", "file", "env", "env=VAR"),
+        ("env", "env", "file", "src=PATH"),
+    ):
+        if key in fields:
+            if kind == other_type:
+                raise UsageError(f"bad --secret {text!r}: type={other_type} takes {other_takes}, not {key}")
+            if not fields[key]:
+                raise UsageError(f"bad --secret {text!r}: {key} is empty")
+            return KnownSecretSpec(sid, own_type, fields[key])
     if kind == "file":
         return KnownSecretSpec(sid, "file", sid)
     return KnownSecretSpec(sid, "env", sid)

@@ -188,3 +188,15 @@ def test_the_set_reports_what_its_detectors_report_alone(detectors: DetectorSet)
         assert found == expected, path
         total += len(found)
     assert total > 20
+
+
+def test_threads_sharing_a_set_get_each_windows_own_matches(detectors: DetectorSet) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    tokens = _tokens(32)
+    windows = [_content(f"k{i} = '{tokens[kind]}'\n".encode() * 200, f"a/{i}.txt") for i, kind in
+               enumerate(["github", "stripe", "slack", "npm"] * 6)]  # fmt: skip
+    expected = [detectors.scan_content(w) for w in windows]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            assert list(pool.map(detectors.scan_content, windows)) == expected
