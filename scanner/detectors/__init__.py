@@ -1,5 +1,4 @@
-"""The detector set: one list of detectors behind one object, the rule catalogue and its hash, and the one
-ranking that decides which match stands for a secret several rules saw."""
+"""The detector set: one list of detectors, the rule catalogue and its hash, and the one ranking."""
 
 from __future__ import annotations
 

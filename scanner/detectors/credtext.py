@@ -1,5 +1,4 @@
-"""Credential text shapes every parser shares: key = value lines, URLs with userinfo, command lines, and a
-position-keeping JSON string walker."""
+"""Credential text shapes the parsers share: key = value lines, URLs, command lines, JSON strings."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Base64 values of YAML and JSON keys (a Kubernetes Secret's `data:` map, a config's token field), decoded so
-the named token rules see what they hold; bounded and cheap: only such files, only printable results."""
+"""Base64 values of YAML and JSON keys, decoded so the named token rules see what they hold."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""The multi-pattern search every detector shares (Hyperscan, else Python `re`): one compiled database
-per pattern set and process, serialisable, giving (pattern id, end offset) hits."""
+"""The multi-pattern search detectors share (Hyperscan, else `re`): one database, one pass per buffer."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Known secrets as the user hands them in (`--secret` specs, like `docker build`): the values to search for,
-taken out of each secret file with the credential-file parsers; light (no Hyperscan, no detect-secrets)."""
+"""Known secrets as handed in (`--secret`, as `docker build` takes it) and the values taken out of them."""
 
 from __future__ import annotations
 

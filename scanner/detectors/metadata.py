@@ -1,5 +1,4 @@
-"""Image metadata as located strings: config, history, buildinfo, attestations, manifests, and each
-document's raw text as well as its parsed values."""
+"""Image metadata as located strings: config, history, buildinfo, attestations, each whole document."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Credentials in image metadata: credential-named keys with real values, credentials on recorded command
-lines (RUN, Cmd, Entrypoint, build args in attestations), URLs with userinfo."""
+"""Credentials in image metadata: credential-named keys, recorded command lines, URLs with userinfo."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""The confirm step's helpers: detect-secrets set up once per process, the full value behind what a plugin
-reported, and the false-positive checks every pattern hit passes."""
+"""The confirm step's helpers: detect-secrets set up once, a hit's full value, false-positive checks."""
 
 from __future__ import annotations
 

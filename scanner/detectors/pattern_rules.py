@@ -1,5 +1,4 @@
-"""The pattern rules, read from patterns.toml: detect-secrets plugins and our own token formats, each with
-the prefilter patterns that select its candidate lines."""
+"""The pattern rules, read from patterns.toml: detect-secrets plugins and our own token formats."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Token and keyword patterns: one prefilter pass per window, then detect-secrets plugins (or our own
-regexes) on the candidate lines only; also file names, link targets and base64 values of YAML/JSON keys."""
+"""Token and keyword rules: one prefilter pass, then the confirming plugin or regex on candidate lines."""
 
 from __future__ import annotations
 

@@ -242,9 +242,11 @@ def test_a_guessable_netrc_password_is_searched_in_credential_contexts_not_alone
 # --- long secrets ---------------------------------------------------------------------------------------
 
 
-def _long_key(tmp_path: Path, bits: int) -> Path:
-    """A private key of `bits` bits made for this test run only (never committed)."""
-    path = tmp_path / f"rsa{bits}.pem"
+@pytest.fixture(scope="module", params=[4096, 8192], ids=["rsa4096", "rsa8192"])
+def long_key(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private key of that many bits, made for this test run only (never committed)."""
+    bits = int(request.param)
+    path = tmp_path_factory.mktemp("keys") / f"rsa{bits}.pem"
     if bits <= 4096 and shutil.which("openssl"):
         subprocess.run(["openssl", "genrsa", "-out", str(path), str(bits)], check=True, capture_output=True)
     else:  # generating 8192-bit keys takes minutes on CI: the same shape and length, random
@@ -253,14 +255,10 @@ def _long_key(tmp_path: Path, bits: int) -> Path:
     return path
 
 
-@pytest.mark.parametrize("bits", [4096, 8192])
-def test_a_long_secret_is_found_raw_and_in_every_long_encoding(
-    tmp_path: Path, engine: bool, bits: int
-) -> None:
-    path = _long_key(tmp_path, bits)
-    key = path.read_text()
-    assert len(key) > (3000 if bits == 4096 else 6000)
-    ks = load_known_secrets([f"id=key,src={path}"])[0]
+def test_a_long_secret_is_found_raw_and_in_every_long_encoding(long_key: Path, engine: bool) -> None:
+    key = long_key.read_text()
+    assert len(key) > 3000
+    ks = load_known_secrets([f"id=key,src={long_key}"])[0]
     det = KnownSecretDetector([ks], use_hyperscan=engine)
     raw = key.encode()
     for encoding, form in [
