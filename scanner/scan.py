@@ -129,7 +129,7 @@ def _scan_metadata(detectors: DetectorSet, image_index: int, image: Image) -> Im
     found = [m.secret for _, m in pairs]
     findings = [
         _metadata_finding(detectors, image_index, item, m, found)
-        for item, m in best_metadata_matches(pairs, {r.id: r for r in detectors.rules})
+        for item, m in best_metadata_matches(pairs, detectors.severities)
     ]
     created_by: dict[int, str] = {}
     for layer in image.layers:

@@ -52,6 +52,7 @@ class DetectorSet:
                 rules.setdefault(rule.id, rule)
         self.rules: tuple[Rule, ...] = tuple(sorted(rules.values(), key=lambda r: r.id))
         self._by_id = {r.id: r for r in self.rules}
+        self.severities: dict[str, Severity] = {r.id: r.severity for r in self.rules}
         self._content = [d.scan_content for d in self.detectors if hasattr(d, "scan_content")]
         self._member = [d.scan_member for d in self.detectors if hasattr(d, "scan_member")]
         self._metadata = [d.scan_metadata for d in self.detectors if hasattr(d, "scan_metadata")]
@@ -64,7 +65,7 @@ class DetectorSet:
         out: list[RawMatch] = []
         for scan in self._content:
             out.extend(scan(content))
-        return one_per_secret(out, self._by_id)
+        return one_per_secret(out, self.severities)
 
     def scan_member(self, entry: TarEntry) -> list[RawMatch]:
         """Matches on what a member is rather than what it holds: its name, link target, a whiteout."""
@@ -84,7 +85,7 @@ class DetectorSet:
 
     def severity(self, match: RawMatch) -> Severity:
         """What a match weighs: its own severity where a detector judged it, else its rule's."""
-        return _severity(match, self._by_id)
+        return _severity(match, self.severities)
 
 
 @cache
@@ -103,25 +104,26 @@ def rank(rule_id: str) -> int:
     return _family_ranks().get(rule_id.split("/", 1)[0], 9)
 
 
-def _severity(match: RawMatch, rules: Mapping[str, Rule]) -> Severity:
+def _severity(match: RawMatch, severities: Mapping[str, Severity]) -> Severity:
     if match.severity is not None:
         return match.severity
-    rule = rules.get(match.rule)
-    return rule.severity if rule is not None else Severity.INFO
+    return severities.get(match.rule, Severity.INFO)
 
 
-def _strongest_first(m: RawMatch, rules: Mapping[str, Rule]) -> tuple[int, int, int, int]:
-    return (-_severity(m, rules), rank(m.rule), m.start, m.start - m.end)
+def _strongest_first(m: RawMatch, severities: Mapping[str, Severity]) -> tuple[int, int, int, int]:
+    return (-_severity(m, severities), rank(m.rule), m.start, m.start - m.end)
 
 
-def one_per_secret(matches: list[RawMatch], rules: Mapping[str, Rule] | None = None) -> list[RawMatch]:
+def one_per_secret(
+    matches: list[RawMatch], severities: Mapping[str, Severity] | None = None
+) -> list[RawMatch]:
     """One finding per secret. Of matches covering overlapping bytes, the strongest stays: the highest
     severity, then the most specific rule (`rank`), then the first. Values of one known secret overlap
     (the whole file and a password in it): the longest stays. Known-secret matches never hide the others,
     and whole-file matches (empty spans) always stay."""
     if len(matches) < 2:
         return matches
-    rules = rules if rules is not None else _default()._by_id
+    severities = severities if severities is not None else _default().severities
     dropped: set[int] = set()
 
     def keep_first(group: Iterable[RawMatch]) -> None:
@@ -134,7 +136,7 @@ def one_per_secret(matches: list[RawMatch], rules: Mapping[str, Rule] | None = N
 
     spans = [m for m in matches if m.end > m.start]
     keep_first(
-        sorted((m for m in spans if m.known_secret_id is None), key=lambda m: _strongest_first(m, rules))
+        sorted((m for m in spans if m.known_secret_id is None), key=lambda m: _strongest_first(m, severities))
     )
     known = [m for m in spans if m.known_secret_id is not None]
     for secret_id in {m.known_secret_id for m in known}:
@@ -145,13 +147,13 @@ def one_per_secret(matches: list[RawMatch], rules: Mapping[str, Rule] | None = N
 
 
 def best_metadata_matches(
-    pairs: Iterable[tuple[MetadataString, RawMatch]], rules: Mapping[str, Rule] | None = None
+    pairs: Iterable[tuple[MetadataString, RawMatch]], severities: Mapping[str, Severity] | None = None
 ) -> list[tuple[MetadataString, RawMatch]]:
     """One match per secret and kind of place (legacy saves mirror the config in <id>/json and
     container_config; a value may match a credential-named key and a token pattern at once): the highest
     severity, then `rank`, then the first seen. A raw document's match counts only for a secret that no
     parsed value showed."""
-    rules = rules if rules is not None else _default()._by_id
+    severities = severities if severities is not None else _default().severities
     best: dict[tuple[str, str, bool], tuple[tuple[int, int, int], MetadataString, RawMatch]] = {}
     parsed: set[tuple[str, bool]] = set()
     ordered = list(pairs)
@@ -163,7 +165,7 @@ def best_metadata_matches(
         if item.raw and any(secret in m.secret or m.secret in secret for secret, k in parsed if k == known):
             continue
         key = (item.kind, m.secret, known)
-        weight = (-_severity(m, rules), rank(m.rule), order)
+        weight = (-_severity(m, severities), rank(m.rule), order)
         if key not in best or weight < best[key][0]:
             best[key] = (weight, item, m)
     return [(item, m) for _, item, m in sorted(best.values(), key=lambda b: b[0][2])]

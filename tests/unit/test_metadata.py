@@ -232,7 +232,7 @@ class _Doc:
 def _all_findings(img: Image, known: tuple[KnownSecret, ...] = ()) -> list[tuple[MetadataString, RawMatch]]:
     detectors = DetectorSet(DetectorConfig(known_secrets=known))
     pairs = [(item, m) for item in metadata_strings(img) for m in detectors.scan_metadata(item)]
-    return best_metadata_matches(pairs, {r.id: r for r in detectors.rules})
+    return best_metadata_matches(pairs, detectors.severities)
 
 
 def test_tokens_in_label_keys_history_extras_and_rootfs_extras_are_found_in_the_raw_config() -> None:
