@@ -178,7 +178,7 @@ def ruleset_hash(rules: Sequence[Rule], extra: str = "") -> str:
 
     from scanner import __version__
 
-    versions = " ".join(sorted(f"{type(d).family}={type(d).version}" for d in _default().detectors))
+    versions = " ".join(sorted(f"{type(d).__name__}={d.version}" for d in _default().detectors))
     h = hashlib.sha256()
     h.update(
         f"imgscan {__version__} detect-secrets {version('detect-secrets')} {versions} {extra}\n".encode()

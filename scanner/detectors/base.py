@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -12,7 +13,16 @@ from scanner.findings import Severity
 
 def data_table(name: str) -> dict[str, Any]:
     """A rule table shipped beside the detectors (`patterns.toml`, `filenames.toml`)."""
-    return tomllib.loads(resources.files("scanner.detectors").joinpath(name).read_text("utf-8"))
+    return tomllib.loads(_table_text(name))
+
+
+def table_digest(name: str) -> str:
+    """A short digest of a rule table's bytes, for the version of the detector that reads it."""
+    return hashlib.sha256(_table_text(name).encode()).hexdigest()[:16]
+
+
+def _table_text(name: str) -> str:
+    return resources.files("scanner.detectors").joinpath(name).read_text("utf-8")
 
 
 @dataclass(frozen=True)
@@ -89,5 +99,7 @@ class Detector(Protocol):
 
     family: ClassVar[str]
     rank: ClassVar[int]
-    version: ClassVar[str]
     rules: tuple[Rule, ...]
+
+    @property
+    def version(self) -> str: ...  # the code's version, plus a digest of any rule table it reads

@@ -6,7 +6,7 @@ import base64
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from scanner.detectors.base import Content, RawMatch, Rule, TarEntry, data_table
+from scanner.detectors.base import Content, RawMatch, Rule, TarEntry, data_table, table_digest
 from scanner.detectors.credfiles import PARSERS, parse
 from scanner.detectors.credtext import Parsed
 from scanner.detectors.filters import is_documented_example, is_placeholder, is_secret_reference
@@ -187,7 +187,7 @@ class SensitiveFileDetector:
 
     family: ClassVar[str] = "credential-file"
     rank: ClassVar[int] = 1
-    version: ClassVar[str] = "2"
+    version: ClassVar[str] = "2:" + table_digest("filenames.toml")
     rules: tuple[Rule, ...] = _build_rules()
 
     def scan_content(self, content: Content) -> list[RawMatch]:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from scanner.detectors.base import Content, MetadataString, RawMatch, Rule, TarEntry
+from scanner.detectors.base import Content, MetadataString, RawMatch, Rule, TarEntry, table_digest
 from scanner.detectors.decoded import decoded_values, is_structured
 from scanner.detectors.engine import Pattern, Prefilter
 from scanner.detectors.keyfiles import is_encrypted_block, judge_key
@@ -85,7 +85,7 @@ class PatternDetector:
 
     family: ClassVar[str] = "pattern"
     rank: ClassVar[int] = 2
-    version: ClassVar[str] = "2"
+    version: ClassVar[str] = "2:" + table_digest("patterns.toml")
     rules: tuple[Rule, ...] = RULES
 
     def __init__(self, use_hyperscan: bool | None = None) -> None:

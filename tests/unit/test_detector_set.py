@@ -93,6 +93,15 @@ def test_ruleset_hash_changes_with_any_detectors_version(
     assert ruleset_hash(detectors.rules) != before
 
 
+def test_a_detector_reading_a_rule_table_carries_the_tables_digest_in_its_version() -> None:
+    from scanner.detectors.base import table_digest
+    from scanner.detectors.filenames import SensitiveFileDetector
+
+    assert PatternDetector.version.endswith(table_digest("patterns.toml"))
+    assert SensitiveFileDetector.version.endswith(table_digest("filenames.toml"))
+    assert table_digest("patterns.toml") != table_digest("filenames.toml")
+
+
 def test_every_rule_belongs_to_exactly_one_detector(detectors: DetectorSet) -> None:
     owners = [r.id for d in detectors.detectors for r in d.rules]
     assert len(owners) == len(set(owners)) == len(detectors.rules)
