@@ -111,14 +111,15 @@ def _severity(match: RawMatch, severities: Mapping[str, Severity]) -> Severity:
 
 
 def _strongest_first(m: RawMatch, severities: Mapping[str, Severity]) -> tuple[int, int, int, int]:
-    return (-_severity(m, severities), rank(m.rule), m.start, m.start - m.end)
+    return (-_severity(m, severities), rank(m.rule), m.end - m.start, m.start)
 
 
 def one_per_secret(
     matches: list[RawMatch], severities: Mapping[str, Severity] | None = None
 ) -> list[RawMatch]:
     """One finding per secret. Of matches covering overlapping bytes, the strongest stays: the highest
-    severity, then the most specific rule (`rank`), then the first. Values of one known secret overlap
+    severity, then the most specific rule (`rank`), then the narrowest (a token rather than the generic
+    assignment or keyword value around it), then the first. Values of one known secret overlap
     (the whole file and a password in it): the longest stays. Known-secret matches never hide the others,
     and whole-file matches (empty spans) always stay."""
     if len(matches) < 2:
