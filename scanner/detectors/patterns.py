@@ -97,7 +97,8 @@ class PatternDetector:
         self._utf16_text = Prefilter([Pattern(rb"(?:[\x20-\x7e]\x00){%d}" % _MIN_UTF16_RUN)], use_hyperscan)
 
     def prefilters(self) -> list[Prefilter]:
-        return [self.prefilter, self._utf16_text]
+        # Not the UTF-16 gate: it runs on binary windows only, and would slow every text window's pass.
+        return [self.prefilter]
 
     def scan_content(self, content: Content) -> list[RawMatch]:
         data = content.data
