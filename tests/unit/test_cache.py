@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from fixtures.build import tutorial_insecure, write_image
 from scanner.cache import CachedImage, CachedLayer, ScanCache, decode, encode
-from scanner.detectors.known import KnownSecret, KnownSecretSpec, load_known_secrets
+from scanner.detectors.known_values import KnownSecret, KnownSecretSpec, load_known_secrets
 from scanner.findings import Finding, Location, Severity
 from scanner.model import Hit, ImageMetadata, LayerOutcome, LayerSummary, Owner, Problem
 from scanner.policy import AllowEntry
