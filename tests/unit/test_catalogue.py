@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -222,3 +225,11 @@ def test_loader_rejects_files_that_are_not_rule_tables() -> None:
         parse_file("providers/bad.toml", "[[rule]\n")
     with pytest.raises(ScanError, match="only"):
         parse_file("providers/bad.toml", "[settings]\nx = 1\n")
+
+
+def test_committed_rules_doc_is_generated_from_the_catalogue() -> None:
+    script = Path(__file__).resolve().parents[2] / "scripts/gen-rules-doc"
+    run = subprocess.run(
+        [sys.executable, str(script), "--check"], capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stderr

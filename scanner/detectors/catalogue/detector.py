@@ -50,12 +50,12 @@ class CatalogueDetector:
         self.catalogue: tuple[ProviderRule, ...] = tuple(load_catalogue() if catalogue is None else catalogue)
         self.rules: tuple[Rule, ...] = tuple(to_rule(r) for r in self.catalogue)
         self._by_id = {r.id: r for r in self.catalogue}
-        self._owner: list[ProviderRule] = []
-        patterns: list[Pattern] = []
+        # One prefilter id per distinct pattern (several rules share a keyword), owned by all its rules.
+        owners: dict[Pattern, list[ProviderRule]] = {}
         for rule_id, pattern in self.prefilter_patterns():
-            patterns.append(pattern)
-            self._owner.append(self._by_id[rule_id])
-        self.prefilter = Prefilter(patterns, use_hyperscan=use_hyperscan)
+            owners.setdefault(pattern, []).append(self._by_id[rule_id])
+        self._owners: list[tuple[ProviderRule, ...]] = [tuple(rules) for rules in owners.values()]
+        self.prefilter = Prefilter(list(owners), use_hyperscan=use_hyperscan)
 
     def prefilter_patterns(self) -> list[tuple[str, Pattern]]:
         """(rule id, pattern) for every prefilter pattern: what a shared Hyperscan database must hold."""
@@ -98,14 +98,14 @@ class CatalogueDetector:
         found: list[_Match] = []
         done: set[tuple[str, int]] = set()  # (rule, line start): a line is confirmed once per rule
         for pid, end in self.prefilter.scan(data):
-            rule = self._owner[pid]
-            if rule.check == "assignment" and not text:
-                continue
-            key = (rule.id, data.rfind(b"\n", 0, end) + 1 if rule.check else end)
-            if key in done:
-                continue
-            done.add(key)
-            found.extend(self._confirm(rule, data, end, path))
+            for rule in self._owners[pid]:
+                if rule.check == "assignment" and not text:
+                    continue
+                key = (rule.id, data.rfind(b"\n", 0, end) + 1 if rule.check else end)
+                if key in done:
+                    continue
+                done.add(key)
+                found.extend(self._confirm(rule, data, end, path))
         return _one_per_span(found)
 
     def _confirm(self, rule: ProviderRule, data: bytes, end: int, path: str) -> list[_Match]:
@@ -136,6 +136,8 @@ class CatalogueDetector:
 def _keep(rule: ProviderRule, secret: str) -> bool:
     if filters.is_placeholder(secret) or filters.is_documented_example(secret):
         return False
+    if list(secret) == sorted(secret):
+        return False  # a character table in a binary (AAAA...BBBCC...), not a random token
     return shannon_entropy(secret) >= rule.entropy
 
 
