@@ -144,6 +144,8 @@ def test_generic_assignment_fails_the_gate_in_every_syntax(line: str) -> None:
         "auth_token_url = https://login.invalid/oauth2/v2.0/token",
         "api_key = aaaaaaaaaaaaaaaa1111111111111111",
         "client_secret: your_client_secret_here_123",
+        "exports.SOCKS5_USERNAME_PASSWORD_AUTH = SOCKS5_USERNAME_PASSWORD_AUTH;",
+        "  password: 'bm90IG15IHJlYWwgcGFzc3dvcmQ=',",
     ],
 )
 def test_generic_assignment_ignores_code_placeholders_and_low_entropy_values(line: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 from scanner.detectors import filters
 from scanner.detectors.base import Content, MetadataString, RawMatch, Rule
@@ -41,6 +42,22 @@ def _line_bounds(data: bytes, at: int) -> tuple[int, int]:
     return start, (min(len(data), at + _REACH) if nl < 0 else nl)
 
 
+def _build_prefilter(
+    catalogue: tuple[ProviderRule, ...], use_hyperscan: bool | None
+) -> tuple[Prefilter, list[tuple[ProviderRule, ...]]]:
+    """One prefilter id per distinct pattern (several rules share a keyword), owned by all its rules."""
+    owners: dict[Pattern, list[ProviderRule]] = {}
+    for rule in catalogue:
+        for p in rule.prefilter:
+            owners.setdefault(Pattern(p, rule.prefilter_caseless), []).append(rule)
+    return Prefilter(list(owners), use_hyperscan=use_hyperscan), [tuple(r) for r in owners.values()]
+
+
+# The shipped catalogue's database is compiled once per process and shared by forked workers (each makes
+# its own Hyperscan scratch): compiling it again in every worker would cost start-up time.
+_shared_prefilter = cache(_build_prefilter)
+
+
 class CatalogueDetector:
     """Every rule of the provider catalogue (scanner/detectors/catalogue/providers/*.toml)."""
 
@@ -50,12 +67,8 @@ class CatalogueDetector:
         self.catalogue: tuple[ProviderRule, ...] = tuple(load_catalogue() if catalogue is None else catalogue)
         self.rules: tuple[Rule, ...] = tuple(to_rule(r) for r in self.catalogue)
         self._by_id = {r.id: r for r in self.catalogue}
-        # One prefilter id per distinct pattern (several rules share a keyword), owned by all its rules.
-        owners: dict[Pattern, list[ProviderRule]] = {}
-        for rule_id, pattern in self.prefilter_patterns():
-            owners.setdefault(pattern, []).append(self._by_id[rule_id])
-        self._owners: list[tuple[ProviderRule, ...]] = [tuple(rules) for rules in owners.values()]
-        self.prefilter = Prefilter(list(owners), use_hyperscan=use_hyperscan)
+        build = _shared_prefilter if catalogue is None else _build_prefilter
+        self.prefilter, self._owners = build(self.catalogue, use_hyperscan)
 
     def prefilter_patterns(self) -> list[tuple[str, Pattern]]:
         """(rule id, pattern) for every prefilter pattern: what a shared Hyperscan database must hold."""

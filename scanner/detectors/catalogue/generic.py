@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 
 from scanner.detectors import filters
@@ -38,6 +40,7 @@ _DIGIT = re.compile(r"[0-9]")
 _LETTER = re.compile(r"[A-Za-z]")
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _WEAK_WORDS = re.compile(r"example|sample|dummy|changeme|placeholder|your|insert|redacted|xxxx|\*\*\*", re.I)
+_CONSTANT = re.compile(r"^[A-Za-z]+[0-9]?(?:_[A-Za-z0-9]+)+$")
 MIN_ENTROPY = 3.5
 MIN_HEX_ENTROPY = 3.0
 
@@ -52,9 +55,21 @@ def value_is_credential(name: str, value: str) -> bool:
         return False
     if "." in value and all(_IDENTIFIER.match(part) for part in value.split(".")):
         return False  # attribute access, module paths, host names
+    if _CONSTANT.match(value) and len(_DIGIT.findall(value)) <= 2:
+        return False  # a constant's name (SOCKS5_USER_PASS_AUTH), not its value
+    if _encodes_prose(value):
+        return False  # base64 of words ("not my real password"): documentation
     if _HEX.match(value):
         return len(value) >= 32 and shannon_entropy(value) >= MIN_HEX_ENTROPY
     return shannon_entropy(value) >= MIN_ENTROPY
+
+
+def _encodes_prose(value: str) -> bool:
+    try:
+        text = base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return text.isascii() and text.count(b" ") >= 2 and all(32 <= b < 127 for b in text)
 
 
 def assignments(data: bytes, lo: int, hi: int) -> list[tuple[int, int, str]]:
