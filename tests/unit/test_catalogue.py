@@ -90,6 +90,14 @@ def test_a_placeholder_in_a_providers_format_is_not_reported() -> None:
     assert not single(rule).scan(content("STRIPE_KEY=sk_live_000000000000000000000000"))
 
 
+def test_a_documented_example_with_a_long_run_of_one_character_is_not_reported() -> None:
+    rule = BY_ID["pattern/aws-session-token"]
+    example = "IQoJb3JpZ2luX2VjEOz" + "/" * 20 + "wEaCXVzLWVhc3QtMSJHMEUCIDoKK3JH9uGQE1z0sINr5M4jk" * 2
+    assert not single(rule).scan(content(f"AWS_SESSION_TOKEN={example}"))
+    twitter = BY_ID["pattern/twitter-bearer-token"]
+    assert single(twitter).scan(content(twitter.positives[0])), "a run the format itself has is fine"
+
+
 def test_a_weak_format_needs_its_keyword_within_the_window_on_the_same_line() -> None:
     rule = BY_ID["pattern/mailgun-api-key"]
     token = "key-3f9a0c1d2e4b5a6978d0c1b2a3f4e5d6"
@@ -146,6 +154,7 @@ def test_generic_assignment_fails_the_gate_in_every_syntax(line: str) -> None:
         "client_secret: your_client_secret_here_123",
         "exports.SOCKS5_USERNAME_PASSWORD_AUTH = SOCKS5_USERNAME_PASSWORD_AUTH;",
         "  password: 'bm90IG15IHJlYWwgcGFzc3dvcmQ=',",
+        '"PurchaseToken": "eyJ2IjoiMSIsInMiOjEsImMiOi...",',
     ],
 )
 def test_generic_assignment_ignores_code_placeholders_and_low_entropy_values(line: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -13,6 +14,7 @@ from scanner.detectors.catalogue.loader import ProviderRule, load_catalogue
 from scanner.detectors.entropy import shannon_entropy
 from scanner.detectors.prefilter import Pattern, Prefilter
 
+_LONG_RUN = re.compile(r"(.)\1{15}")
 # Lines longer than this (minified code, binaries) are searched only this far around a hit.
 _REACH = 4096
 
@@ -151,6 +153,9 @@ def _keep(rule: ProviderRule, secret: str) -> bool:
         return False
     if list(secret) == sorted(secret):
         return False  # a character table in a binary (AAAA...BBBCC...), not a random token
+    run = _LONG_RUN.search(secret)
+    if run and run.group(0) not in rule.token:
+        return False  # "////////////////" in a documented example; random tokens have no such runs
     return shannon_entropy(secret) >= rule.entropy
 
 

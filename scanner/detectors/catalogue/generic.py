@@ -49,7 +49,12 @@ def value_is_credential(name: str, value: str) -> bool:
     """The strict filters behind the generic rule's severity: long, mixed, high-entropy, not code."""
     if _BENIGN_NAME.search(name) or filters.is_placeholder(value) or filters.is_documented_example(value):
         return False
-    if len(value) < 16 or _WEAK_WORDS.search(value) or value.startswith(("/", "./", "http", "sha", "md5")):
+    if (
+        len(value) < 16
+        or "..." in value
+        or _WEAK_WORDS.search(value)
+        or value.startswith(("/", "./", "http", "sha", "md5"))
+    ):
         return False
     if not _DIGIT.search(value) or not _LETTER.search(value):
         return False
