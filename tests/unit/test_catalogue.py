@@ -244,3 +244,11 @@ def test_committed_rules_doc_is_generated_from_the_catalogue() -> None:
         [sys.executable, str(script), "--check"], capture_output=True, text=True, check=False
     )
     assert run.returncode == 0, run.stderr
+
+
+def test_overlapping_matches_keep_the_provider_rule_and_a_file_full_of_tokens_stays_linear() -> None:
+    token = "ghp_" + "Ab3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0eF3hJ6"
+    found = FULL.scan(content(f"GITHUB_API_TOKEN={token}"))
+    assert [m.rule for m in found] == ["pattern/github-personal-access-token"]
+    many = "\n".join(f"t{i} {token[:-6]}{i:06d}" for i in range(20_000))
+    assert len(FULL.scan(content(many))) == 20_000

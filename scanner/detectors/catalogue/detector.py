@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -165,8 +166,14 @@ def _one_per_span(found: list[_Match]) -> list[_Match]:
     ranked = sorted(
         found, key=lambda m: (m.rule.check is not None, -m.rule.severity, m.start - m.end, m.rule.id)
     )
+    # Kept spans never overlap, so sorted by start they are sorted by end too: a new span overlaps a kept
+    # one only if it overlaps one of its two neighbours (n log n even for a file full of tokens).
+    starts: list[int] = []
     kept: list[_Match] = []
     for m in ranked:
-        if not any(k.start < m.end and m.start < k.end for k in kept):
-            kept.append(m)
-    return sorted(kept, key=lambda m: (m.start, m.end))
+        i = bisect.bisect_left(starts, m.start)
+        if (i > 0 and kept[i - 1].end > m.start) or (i < len(kept) and kept[i].start < m.end):
+            continue
+        starts.insert(i, m.start)
+        kept.insert(i, m)
+    return kept
