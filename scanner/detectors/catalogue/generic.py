@@ -14,11 +14,13 @@ _WORDS = (
     r"api[_.-]?key|apikey|access[_.-]?key|secret[_.-]?key|private[_.-]?key|auth[_.-]?key|client[_.-]?secret"
     r"|app[_.-]?secret|secret|token|passwd|password|passphrase|credentials?|auth"
 )
-# Hyperscan-compatible prefilter patterns (caseless): the name's last word, then the assignment operator of
+# Hyperscan-compatible prefilter pattern (caseless): the name's last word, then the assignment operator of
 # env files, shell, YAML, JSON, properties, TOML, Go (`:=`) and PHP/Ruby (`=>`), or Dockerfile `ENV NAME v`.
+# The value's first 16 characters are part of the prefilter: `token = self.next()` never reaches Python.
+# A blank as the operator covers Dockerfile `ENV NAME value` (prose words are shorter than 16 characters).
 PREFILTER: tuple[bytes, ...] = (
-    rb"(?:" + _WORDS.encode() + rb")['\"]?\]?[ \t]{0,4}(?:=|:|=>)",
-    rb"(?:ENV|ARG)[ \t]{1,4}[A-Za-z0-9_]{0,40}(?:" + _WORDS.encode() + rb")[ \t]",
+    rb"(?:" + _WORDS.encode() + rb")['\"]?\]?[ \t]{0,4}(?::=|=>|=|:|[ \t])[ \t]{0,4}['\"`]?"
+    rb"[A-Za-z0-9+/=_.~!@#%^&*?-]{16}",
 )
 _NAME = rb"(?P<name>[A-Za-z0-9_.-]{0,60}?(?:" + _WORDS.encode() + rb"))"
 _VALUE = rb"[ \t]{0,4}(?P<q>['\"`]?)(?P<secret>[A-Za-z0-9+/=_.~!@#%^&*?-]{12,200})(?P=q)(?=[ \t;,}\]\r'\"]|$)"
