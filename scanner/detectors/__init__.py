@@ -123,7 +123,10 @@ def ruleset_hash(rules: Sequence[Rule], extra: str = "") -> str:
     from scanner import __version__
 
     h = hashlib.sha256()
+    from scanner.detectors.catalogue.loader import catalogue_digest
+
     h.update(f"imgscan {__version__} detect-secrets {version('detect-secrets')} {extra}\n".encode())
+    h.update(f"catalogue {catalogue_digest()}\n".encode())
     for rule in rules:
         h.update(f"{rule.id}\t{rule.severity.label}\t{rule.category}\n".encode())
     return "sha256:" + h.hexdigest()[:32]

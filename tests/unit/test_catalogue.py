@@ -252,3 +252,19 @@ def test_overlapping_matches_keep_the_provider_rule_and_a_file_full_of_tokens_st
     assert [m.rule for m in found] == ["pattern/github-personal-access-token"]
     many = "\n".join(f"t{i} {token[:-6]}{i:06d}" for i in range(20_000))
     assert len(FULL.scan(content(many))) == 20_000
+
+
+def test_ruleset_hash_changes_with_the_catalogues_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    from scanner.detectors import ruleset_hash
+    from scanner.detectors.catalogue import loader
+
+    rules = DetectorSet(DetectorConfig()).rules
+    before = ruleset_hash(rules)
+    files = loader.data_files()
+    changed = [(files[0][0], files[0][1] + "\n"), *files[1:]]
+    monkeypatch.setattr(loader, "data_files", lambda: changed)
+    loader.catalogue_digest.cache_clear()
+    try:
+        assert ruleset_hash(rules) != before
+    finally:
+        loader.catalogue_digest.cache_clear()

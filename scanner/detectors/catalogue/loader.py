@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import re
 import tomllib
@@ -222,6 +223,15 @@ def data_files() -> list[tuple[str, str]]:
         if f.name.endswith(".toml")
     ]
     return sorted(out)
+
+
+@cache
+def catalogue_digest() -> str:
+    """Changes with any byte of any data file: a changed token format must not reuse cached layer results."""
+    h = hashlib.sha256()
+    for name, text in data_files():
+        h.update(f"{name}\0{len(text)}\0".encode() + text.encode())
+    return h.hexdigest()
 
 
 @cache
