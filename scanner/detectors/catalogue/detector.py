@@ -83,10 +83,13 @@ class CatalogueDetector:
         return [self._raw(m) for m in self._confirm(rule, data, end, path)]
 
     def scan(self, content: Content) -> list[RawMatch]:
+        hits = self.prefilter.scan(content.data)
+        if not hits:
+            return []  # most windows: nothing more to do
         path = content.inner_path.rsplit("!", 1)[-1] if content.inner_path else content.path
         # Name = value heuristics are for text (as detect-secrets' keyword plugin); tokens run on every byte.
-        binary = b"\x00" in content.data[:8192]
-        return [self._raw(m) for m in self._search(content.data, path, text=not binary)]
+        text = content.data.find(b"\x00", 0, 8192) < 0
+        return [self._raw(m) for m in self._confirm_hits(hits, content.data, path, text)]
 
     def scan_metadata(self, item: MetadataString) -> list[RawMatch]:
         # The key is the context a keyword rule needs (Env.MAILGUN_API_KEY): scan "key=value".
@@ -111,9 +114,12 @@ class CatalogueDetector:
         return RawMatch(rule=m.rule.id, start=m.start, end=m.end, secret=m.secret, severity=m.rule.severity)
 
     def _search(self, data: bytes, path: str, text: bool) -> list[_Match]:
+        return self._confirm_hits(self.prefilter.scan(data), data, path, text)
+
+    def _confirm_hits(self, hits: list[tuple[int, int]], data: bytes, path: str, text: bool) -> list[_Match]:
         found: list[_Match] = []
         done: set[tuple[str, int]] = set()  # (rule, line start): a line is confirmed once per rule
-        for pid, end in self.prefilter.scan(data):
+        for pid, end in hits:
             for rule in self._owners[pid]:
                 if rule.check == "assignment" and not text:
                     continue
