@@ -222,6 +222,8 @@ def data_files() -> list[tuple[str, str]]:
         for f in folder.iterdir()
         if f.name.endswith(".toml")
     ]
+    if not out:
+        raise ScanError("the rule catalogue's data files (providers/*.toml) are not installed")
     return sorted(out)
 
 
