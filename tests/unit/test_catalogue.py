@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scanner.detectors.prefilter import hyperscan_available
+from scanner.detectors.engine import hyperscan_available
 
 from scanner.detectors import DetectorConfig, DetectorSet, one_per_secret
 from scanner.detectors.base import Content, MetadataString, RawMatch
