@@ -14,8 +14,8 @@ import click
 from scanner import __version__
 from scanner.collect import bug_text
 from scanner.errors import ScanError, UsageError
+from scanner.layer import Limits
 from scanner.scan import ProgressFn
-from scanner.walk import Limits
 
 EPILOG = """\b
 Exit codes:

@@ -19,9 +19,9 @@ from scanner.detectors.base import MetadataString, RawMatch
 from scanner.detectors.known import KnownSecret
 from scanner.findings import Finding, Location, Severity, finding_fingerprint, redact_text, redact_value
 from scanner.image import Image, Layer, Platform
+from scanner.layer import Limits
 from scanner.model import Hit, ImageMetadata, LayerOutcome, Problem
 from scanner.result import ImageSummary, KnownSecretReport, LayerReport, ScanReport
-from scanner.walk import Limits
 
 if TYPE_CHECKING:
     from scanner.cache import ScanCache

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from scanner.blob import BlobLocation
-from scanner.walk import archive_kind
+from scanner.sniff import archive_kind
 
 BLOCK = 512
 _REGULAR = (b"0", b"\x00", b"7")

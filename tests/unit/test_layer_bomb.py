@@ -12,7 +12,7 @@ from pathlib import Path
 from scanner.blob import BlobLocation
 from scanner.detectors.base import Content
 from scanner.image import Layer
-from scanner.walk import Limits, Member, walk_layer
+from scanner.layer import Limits, Member, walk_layer
 
 MIB = 1 << 20
 

@@ -1,0 +1,170 @@
+"""Streams of compressed members (gzip, xz, lzma, bzip2, lz4, zlib), each member's end and trailer checked."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import Protocol
+
+from isal import isal_zlib
+
+from scanner.decompress.base import INPUT, SIDE_MAX, Decoder, Readable
+from scanner.errors import LayerError, LimitError
+
+
+class Engine(Protocol):
+    """A decompressor object in the lzma/bz2/lz4 shape."""
+
+    @property
+    def eof(self) -> bool: ...
+
+    @property
+    def unused_data(self) -> bytes: ...
+
+    @property
+    def needs_input(self) -> bool: ...
+
+    def decompress(self, data: bytes, max_length: int = -1) -> bytes: ...
+
+
+class Inflate:
+    """A zlib-style decompressor (raw deflate or zlib) in the lzma/bz2/lz4 shape; keeps its output's CRC."""
+
+    def __init__(self, wbits: int) -> None:
+        self._obj = isal_zlib.decompressobj(wbits)
+        self.needs_input = True
+        self.crc = 0
+
+    @property
+    def eof(self) -> bool:
+        return bool(self._obj.eof)
+
+    @property
+    def unused_data(self) -> bytes:
+        return bytes(self._obj.unused_data)
+
+    def decompress(self, data: bytes, max_length: int = -1) -> bytes:
+        tail = self._obj.unconsumed_tail
+        out = bytes(self._obj.decompress(tail + data if tail else data, max(max_length, 0)))
+        self.needs_input = not self._obj.unconsumed_tail and (max_length < 0 or len(out) < max_length)
+        self.crc = isal_zlib.crc32(out, self.crc)
+        return out
+
+
+class Members(Decoder):
+    """A stream of one or more compressed members; zero padding after a member is allowed, anything else
+    must be another member (where the format allows concatenation) or it is an error, never ignored."""
+
+    def __init__(self, raw: Readable, kind: str, engine: Callable[[], Engine], concatenated: bool) -> None:
+        super().__init__(kind)
+        self._raw = raw
+        self._engine_factory = engine
+        self._concatenated = concatenated
+        self._pending = b""
+        self._engine: Engine | None = None
+        self._want_input = True
+        self.members = 0
+
+    def _more(self) -> bool:
+        data = self._raw.read(INPUT)
+        self._pending += data
+        return bool(data)
+
+    def _need(self, n: int, what: str) -> bytes:
+        while len(self._pending) < n:
+            if not self._more():
+                raise LayerError(f"{self.kind} stream is truncated inside {what}")
+        data, self._pending = self._pending[:n], self._pending[n:]
+        return data
+
+    def _start_member(self) -> bool:
+        """Skip zero padding; False at the end of the input, else set up the next member's engine."""
+        while True:
+            stripped = self._pending.lstrip(b"\0")
+            self._pending = stripped
+            if stripped or not self._more():
+                break
+        if not self._pending:
+            if not self.members:
+                raise LayerError(f"{self.kind} stream is empty")
+            return False
+        if self.members and not self._concatenated:
+            raise LayerError(f"data after the end of the {self.kind} stream")
+        self._begin()
+        self._engine = self._engine_factory()
+        self._want_input = True
+        return True
+
+    def _begin(self) -> None:
+        """Read a member's own header, where the format has one outside the engine."""
+
+    def _end(self, engine: Engine) -> None:
+        """Check a member's trailer, where the format has one outside the engine."""
+
+    def _read(self, size: int) -> bytes:
+        while True:
+            engine = self._engine
+            if engine is None:
+                if not self._start_member():
+                    return b""
+                continue
+            if engine.eof:
+                self._pending = (engine.unused_data or b"") + self._pending
+                self._end(engine)
+                self.members += 1
+                self._engine = None
+                continue
+            data = b""
+            if self._want_input:
+                if not self._pending and not self._more():
+                    raise LayerError(f"{self.kind} stream is truncated (ends inside a member)")
+                data, self._pending = self._pending, b""
+            out = engine.decompress(data, size)
+            self._want_input = engine.needs_input or (not out and not data)
+            if out:
+                return out
+
+
+class Gzip(Members):
+    """gzip members (RFC 1952): header fields kept as side data, CRC-32 and size of every member checked."""
+
+    def __init__(self, raw: Readable) -> None:
+        super().__init__(raw, "gzip", lambda: Inflate(-15), concatenated=True)
+        self._size = 0
+
+    def _begin(self) -> None:
+        head = self._need(10, "a member header")
+        if head[:3] != b"\x1f\x8b\x08":
+            raise LayerError("data after a gzip member is not another gzip member")
+        flags = head[3]
+        if flags & 0xE0:
+            raise LayerError("gzip header has reserved flag bits set")
+        if flags & 4:
+            (length,) = struct.unpack("<H", self._need(2, "the header's extra field"))
+            self.add_side("gzip header extra field", self._need(length, "the header's extra field"))
+        for bit, what in ((8, "file name"), (16, "comment")):
+            if flags & bit:
+                self.add_side(f"gzip header {what}", self._zero_terminated(what))
+        if flags & 2:
+            self._need(2, "the header CRC")
+        self._size = 0
+
+    def _zero_terminated(self, what: str) -> bytes:
+        while (end := self._pending.find(b"\0")) == -1:
+            if len(self._pending) > SIDE_MAX:
+                raise LimitError(f"gzip header {what} is longer than {SIDE_MAX} bytes")
+            if not self._more():
+                raise LayerError(f"gzip stream is truncated inside the header {what}")
+        text, self._pending = self._pending[:end], self._pending[end + 1 :]
+        return text
+
+    def _read(self, size: int) -> bytes:
+        out = super()._read(size)
+        self._size += len(out)
+        return out
+
+    def _end(self, engine: Engine) -> None:
+        crc, isize = struct.unpack("<II", self._need(8, "a member trailer"))
+        assert isinstance(engine, Inflate)
+        if crc != engine.crc or isize != self._size & 0xFFFFFFFF:
+            raise LayerError("corrupt gzip data: CRC or length check failed")
