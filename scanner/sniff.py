@@ -14,8 +14,11 @@ GIT_PACK = b"PACK"
 TAR_MAGIC_OFFSET = 257
 HEAD = 512  # bytes a caller hands in: enough for every magic here, the tar header included
 ZIP_END_SEARCH = 65_557  # end-of-central-directory (22 bytes) plus the longest zip comment
+ZIP_COMMENT_SEEN = 1024  # comment length up to which a zip after other bytes is found by its end record
 
 COMPRESSIONS = frozenset(("gzip", "zstd", "xz", "lzma", "bzip2", "lz4", "zlib"))
+# The first byte of every magic above (zstd skippable frames: 0x50-0x5F): most files stop at this test.
+_MAGIC_FIRST = frozenset(bytes((b,)) for b in (*b"\x1f\x28\xfd\x04\x5dBPx", *range(0x50, 0x60)))
 _BZIP2_LEVELS = tuple(bytes((c,)) for c in b"123456789")
 _BZIP2_BLOCK = (b"1AY&SY", b"\x17rE8P\x90")  # first block, or the end of an empty stream
 
@@ -88,9 +91,20 @@ def is_git_pack(head: bytes) -> bool:
 
 
 def zip_end_in(tail: bytes) -> bool:
-    """Whether the last bytes of a file hold a zip end-of-central-directory record."""
-    at = tail.rfind(ZIP_END, max(0, len(tail) - ZIP_END_SEARCH))
-    return at != -1 and len(tail) - at >= 22
+    """Whether a file's last bytes hold a zip end-of-central-directory record: where it sits without an
+    archive comment, or after a comment of up to ZIP_COMMENT_SEEN bytes (a search over every file's last
+    64 KiB would cost more than the rest of the sniffing)."""
+    if tail[-22:-18] == ZIP_END:
+        return True
+    return tail.rfind(ZIP_END, max(0, len(tail) - 22 - ZIP_COMMENT_SEEN)) != -1
+
+
+def layer_kind(head: bytes) -> str | None:
+    """What a layer blob's first bytes announce: a compression, "tar", or None (not a layer blob)."""
+    kind = compression_kind(head)
+    if kind is None and len(head) > TAR_MAGIC_OFFSET and is_tar(head):
+        return "tar"
+    return kind
 
 
 def archive_kind(head: bytes, tail: bytes = b"") -> str | None:
@@ -98,17 +112,18 @@ def archive_kind(head: bytes, tail: bytes = b"") -> str | None:
     compression from `compression_kind`. `tail`, when given, is the rest of the file in memory (or its
     end): a zip with bytes before its first entry (a Spring Boot executable jar, a self-extracting
     archive) is found by its end-of-central-directory record there."""
-    if head.startswith(ZIP_LOCAL):
-        return "zip"
-    kind = compression_kind(head)
-    if kind is not None:
-        return kind
-    if is_tar(head):
+    if head[:1] in _MAGIC_FIRST:
+        if head.startswith(ZIP_LOCAL):
+            return "zip"
+        kind = compression_kind(head)
+        if kind is not None:
+            return kind
+        if is_git_pack(head):
+            return "gitpack"
+        if is_zlib(head):
+            return "zlib"
+    if len(head) > TAR_MAGIC_OFFSET and is_tar(head):
         return "tar"
-    if is_git_pack(head):
-        return "gitpack"
-    if is_zlib(head):
-        return "zlib"
     if tail and zip_end_in(tail) and ZIP_LOCAL in tail:
         return "zip"
     return None
@@ -116,6 +131,8 @@ def archive_kind(head: bytes, tail: bytes = b"") -> str | None:
 
 def utf32_codec(head: bytes) -> str | None:
     """The codec of UTF-32 text (which a UTF-8 or UTF-16 view would not show), else None."""
+    if len(head) < 16 or (head[1] and head[2]):
+        return None  # every UTF-32 form has a zero at index 1 or 2: most files stop here
     if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
         return "utf-32"  # the byte-order mark says which, and is dropped
     sample = head[: len(head) // 4 * 4][:64]

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import IO, BinaryIO, cast
 
 import lz4.frame
+from isal import igzip_lib
 
 from scanner.decompress.base import BUFFER, SIDE_MAX, Decoder, Prefixed, Readable, one_line, read_up_to
-from scanner.decompress.members import Gzip, Inflate, Members
+from scanner.decompress.members import Gzip, Members, inflate
 from scanner.decompress.zstd import Zstd
 from scanner.errors import LimitError
 from scanner.sniff import compression_kind
@@ -48,7 +49,7 @@ def open_compressed(kind: str, raw: Readable) -> Decoder:
     if kind == "lz4":
         return Members(raw, kind, lz4.frame.LZ4FrameDecompressor, concatenated=True)
     if kind == "zlib":
-        return Members(raw, kind, lambda: Inflate(15), concatenated=False)
+        return Members(raw, kind, lambda: inflate(igzip_lib.DECOMP_ZLIB), concatenated=False)
     raise ValueError(f"unknown compression {kind!r}")
 
 

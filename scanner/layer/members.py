@@ -118,6 +118,10 @@ class HeaderTap:
 
     def span(self, start: int, end: int) -> bytes:
         """The stream bytes [start, end) (at or after the mark); fewer if not all were read."""
+        if self._chunks:
+            at, data = self._chunks[-1]
+            if at <= start and end <= at + len(data):
+                return data[start - at : end - at]  # the usual case: all in the last chunk read
         parts = []
         for at, data in self._chunks:
             if at >= end:
@@ -144,9 +148,10 @@ class HeaderFields:
         """After the tar reader returned `entry`, whose data starts at `position`."""
         tap = self._tap
         parts = self._parts
-        padding = tap.span(self._data_end, entry.offset)
-        if padding.strip(b"\0"):
-            parts.append(b"padding: " + padding.strip(b"\0") + b"\n")
+        if entry.offset > self._data_end:
+            padding = tap.span(self._data_end, entry.offset).strip(b"\0")
+            if padding:
+                parts.append(b"padding: " + padding + b"\n")
         block = tap.span(position - BLOCK, position)
         name = entry.name.encode("utf-8", "surrogateescape") + b"\n"
         parts.append(name)

@@ -163,10 +163,13 @@ class Walker:
         tap = HeaderTap(source)
         tar = TarStream(tap, max_header_bytes=self.limits.max_header_bytes)
         fields = HeaderFields(tap, lambda data: self.pseudo(outer, HEADER_FIELDS_PATH, data))
-        while (entry := tar.next()) is not None:
-            fields.entry(entry, tar.position)
-            self._tar_member(tar, entry, outer, depth, budget, owner)
-        fields.end(tar.position)
+        try:
+            while (entry := tar.next()) is not None:
+                fields.entry(entry, tar.position)
+                self._tar_member(tar, entry, outer, depth, budget, owner)
+            fields.end(tar.position)
+        finally:
+            fields.flush()  # what was collected before a failure is still scanned
         rest = TarRest(tar)
         if not scan_rest:
             while rest.read(MIB):
@@ -351,17 +354,18 @@ class Walker:
     ) -> None:
         """Walk into the archive `member` is; trouble inside it is a problem of that member."""
         label = label_of(member)
+        shown = kind.rstrip("?")
         if depth >= self.limits.max_depth:
             self.problem(
                 self.where_of(member),
-                f"nested {kind.rstrip('?')} archive deeper than {self.limits.max_depth} levels not opened",
+                f"nested {shown} archive deeper than {self.limits.max_depth} levels not opened",
             )
             return
         top = budget is None
         if budget is None:
-            budget = Budget(
-                self.limits, size or 0, member.path + (f" ({label})" if member.inner_path else "")
-            )
+            where = member.path + (f" ({label})" if member.inner_path else "")
+            # Of a stream of unknown size only the byte cap counts, not the expansion ratio.
+            budget = Budget(self.limits, self.limits.max_nested_bytes if size is None else size, where)
         token = object()
         try:
             opened = nested.open_kind(self, member, kind, stream, data, depth + 1, budget, token)
@@ -370,10 +374,10 @@ class Walker:
         except Upstream as up:
             if up.owner is not token:
                 raise
-            self.problem(self.where_of(member), f"nested {kind} archive not read in full: {up.error}")
+            self.problem(self.where_of(member), f"nested {shown} archive not read in full: {up.error}")
         except BudgetExceeded as e:
             if not top:
                 raise
             self.problem(self.where_of(member), str(e))
         except LayerError as e:
-            self.problem(self.where_of(member), f"nested {kind} archive not read in full: {e}")
+            self.problem(self.where_of(member), f"nested {shown} archive not read in full: {e}")

@@ -30,6 +30,7 @@ _ZIP_ERRORS: tuple[type[BaseException], ...] = (
 )
 _LOCAL = struct.Struct("<4s5H3L2H")  # a local file header, 30 bytes
 _SCAN_CHUNK = 1 << 20
+_MAX_VERSION = 63  # "version needed to extract" of every zip specification so far (6.3)
 
 
 class _EntryReader:
@@ -162,8 +163,10 @@ def _unlisted(
     head = fileobj.read(_LOCAL.size)
     if len(head) < _LOCAL.size:
         return
-    _, _, flags, method, _, _, _, csize, _, nlen, xlen = _LOCAL.unpack(head)
+    _, version, flags, method, _, _, _, csize, _, nlen, xlen = _LOCAL.unpack(head)
     raw_name = fileobj.read(nlen)
+    if version > _MAX_VERSION or not 0 < len(raw_name) == nlen or min(raw_name) < 0x20:
+        return  # the signature inside other bytes, not an entry: those bytes were scanned as they are
     fileobj.seek(xlen, 1)
     name = normalise_path(raw_name.decode("utf-8", "backslashreplace"))[0] or f"<entry at {offset}>"
     child = walk.child(member, name, "file", csize, 0)

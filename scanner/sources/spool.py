@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from scanner.blob import BlobLocation
-from scanner.sniff import archive_kind
+from scanner.sniff import layer_kind
 
 BLOCK = 512
 _REGULAR = (b"0", b"\x00", b"7")
@@ -72,7 +72,7 @@ class SpoolWriter:
         assert self.member is not None
         offset, size = self.member
         self.member = None
-        if archive_kind(bytes(self.head)) is not None:
+        if layer_kind(bytes(self.head)) is not None:
             self.out.flush()
             self.on_blob(BlobLocation(self.path, offset, size))
 

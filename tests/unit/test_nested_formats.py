@@ -149,3 +149,11 @@ def test_utf32_text_is_also_scanned_as_utf8(tmp_path: Path) -> None:
     _, rec = walk(tmp_path, [("le.txt", text.encode("utf-32")), ("be.txt", text.encode("utf-32-be"))])
     assert rec.data_of("le.txt", "le.txt!<utf-32 text>") == [SECRET]
     assert rec.data_of("be.txt", "be.txt!<utf-32 text>") == [SECRET]
+
+
+def test_a_binary_that_only_ends_like_a_zip_is_ordinary_content(tmp_path: Path) -> None:
+    end_record = b"PK\x05\x06" + bytes(18)
+    blob = b"\x7fELF" + os.urandom(3000) + b"PK\x03\x04 not an entry" + b"\0" * 100 + end_record
+    summary, rec = walk(tmp_path, [("bin/tool", blob)])
+    assert rec.data_of("bin/tool") == [blob]
+    assert summary.complete and not summary.problems and summary.nested_files == 0

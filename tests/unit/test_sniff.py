@@ -14,7 +14,7 @@ import lz4.frame
 import pytest
 import zstandard
 
-from scanner.sniff import archive_kind, compression_kind, is_tar, utf32_codec
+from scanner.sniff import archive_kind, compression_kind, is_tar, layer_kind, utf32_codec
 from tests.unit.layerfix import tar_bytes, zip_bytes
 
 PAYLOAD = b"some payload " * 100
@@ -74,3 +74,11 @@ def test_utf32_text_is_recognised_with_and_without_a_byte_order_mark() -> None:
     assert utf32_codec("a secret value".encode("utf-32-be")) == "utf-32-be"
     assert utf32_codec("a secret value".encode("utf-16-le")) is None
     assert utf32_codec(bytes(64)) is None
+
+
+def test_only_tars_and_compressed_streams_look_like_layer_blobs() -> None:
+    assert layer_kind(tar_bytes([("a", b"b")])[:512]) == "tar"
+    assert layer_kind(gzip.compress(PAYLOAD)[:512]) == "gzip"
+    assert layer_kind(zip_bytes([("a", b"b")])[:512]) is None
+    assert layer_kind(zlib.compress(PAYLOAD)[:512]) is None
+    assert layer_kind(b'{"config": {}}') is None
