@@ -74,7 +74,7 @@ class BombRule:
     def check(self, out: int, compressed: int | None, what: str) -> None:
         """LimitError when `out` expanded bytes (from `compressed` input bytes, if known) break the rule."""
         if out > self.max_bytes:
-            raise LimitError(f"{what} expands past the {self.max_bytes}-byte limit; rest not read")
+            raise LimitError(f"{what} is larger than the {self.max_bytes}-byte limit; rest not read")
         if compressed is not None and out > self.floor and out > self.max_ratio * max(compressed, 1):
             raise LimitError(
                 f"{what} expands more than {self.max_ratio}x ({compressed} bytes to over {out}): "

@@ -25,7 +25,7 @@ def walk_pack(walk: Walk, member: Member, fileobj: IO[bytes], depth: int, budget
     count = struct.unpack(">I", header[8:12])[0] if len(header) == 12 else 0
     if count > _MAX_OBJECTS:
         raise LayerError(f"git pack claims {count} objects, more than the {_MAX_OBJECTS} read")
-    pack = _Pack(fileobj, budget)
+    pack = _Pack(fileobj, budget, walk.limits.max_nested_bytes)
     unresolved = 0
     for _ in range(count):
         offset = fileobj.tell()
@@ -52,8 +52,9 @@ def walk_pack(walk: Walk, member: Member, fileobj: IO[bytes], depth: int, budget
 
 
 class _Pack:
-    def __init__(self, fileobj: IO[bytes], budget: Budget) -> None:
+    def __init__(self, fileobj: IO[bytes], budget: Budget, max_object: int) -> None:
         self._file = fileobj
+        self._max_object = max_object
         self._budget = budget
         self._by_offset: dict[int, tuple[bytes, bytes]] = {}
         self._by_sha: dict[bytes, int] = {}
@@ -80,6 +81,8 @@ class _Pack:
             base = f.read(20)
         elif kind not in _TYPES:
             raise LayerError(f"git pack object of unknown type {kind} at offset {offset}")
+        if size > self._max_object:
+            raise LayerError(f"git pack object at offset {offset} claims {size} bytes, past the nested limit")
         data = self._inflate(size)
         return _TYPES.get(kind, b""), data, base
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from scanner.decompress import BombRule, Readable
-from scanner.errors import LayerError, LimitError
+from scanner.errors import LayerError, LimitError, UsageError
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -26,6 +26,10 @@ class Limits:
     max_header_bytes: int = 1 * MIB  # PAX / GNU long-name header data
     max_layer_bytes: int = 256 * GIB  # uncompressed tar bytes of one layer
     spool_dir: str | None = None  # the scan's temp dir: where a nested zip larger than `window` is spooled
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.overlap < self.window:
+            raise UsageError(f"limits: overlap ({self.overlap}) must be less than window ({self.window})")
 
     def layer_rule(self) -> BombRule:
         """The bomb rule of a layer's (or an outer archive's) decompressed stream."""

@@ -61,9 +61,12 @@ def walk_zip(
         for info in infos:
             _entry(walk, member, archive, info, depth, budget)
         listed = {info.header_offset for info in infos}
-        for offset in _local_headers(fileobj, _covered(fileobj, infos)):
-            if offset not in listed:
-                _unlisted(walk, member, fileobj, offset, depth, budget)
+        try:
+            unlisted = [o for o in _local_headers(fileobj, _covered(fileobj, infos)) if o not in listed]
+        except _ZIP_ERRORS as e:
+            raise LayerError(f"corrupt zip: {one_line(e)}") from None
+        for offset in unlisted:
+            _unlisted(walk, member, fileobj, offset, depth, budget)
     return True
 
 
@@ -119,6 +122,8 @@ def _covered(fileobj: IO[bytes], infos: list[zipfile.ZipInfo]) -> list[tuple[int
     """The byte ranges the listed entries' local headers and data take, sorted."""
     spans = []
     for info in infos:
+        if info.header_offset < 0:
+            continue  # zipfile's own reading of this entry fails and says so
         fileobj.seek(info.header_offset)
         head = fileobj.read(_LOCAL.size)
         if len(head) < _LOCAL.size:

@@ -157,3 +157,11 @@ def test_a_binary_that_only_ends_like_a_zip_is_ordinary_content(tmp_path: Path) 
     summary, rec = walk(tmp_path, [("bin/tool", blob)])
     assert rec.data_of("bin/tool") == [blob]
     assert summary.complete and not summary.problems and summary.nested_files == 0
+
+
+def test_a_git_pack_object_claiming_a_huge_size_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    header = bytes([0x80 | (3 << 4) | 0xF]) + b"\xff" * 12 + b"\x01"  # a blob of about 2**88 bytes
+    pack = b"PACK" + (2).to_bytes(4, "big") + (1).to_bytes(4, "big") + header + zlib.compress(b"x")
+    summary, _ = walk(tmp_path, [("p.pack", pack)])
+    assert not summary.complete
+    assert any("p.pack" in p.where and "claims" in p.what for p in summary.problems)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from scanner.errors import UsageError
 from scanner.layer import TRAILING_PATH, Limits, walk_layer
 from scanner.paths import normalise_path
 from tests.unit.layerfix import NullVisitor, Recorder, gz, make_layer, sha, tar_bytes, zst
@@ -222,3 +223,8 @@ def test_many_empty_files_walk_with_bounded_memory(tmp_path: Path) -> None:
     assert len(summary.paths) == len(summary.nondir_paths) == 200_000
     assert summary.paths.itemsize == 8
     assert peak < 64 * 1024 * 1024
+
+
+def test_limits_whose_windows_would_not_advance_are_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="overlap"):
+        Limits(window=4096, overlap=4096)
