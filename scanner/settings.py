@@ -9,8 +9,8 @@ from pathlib import Path
 from scanner.detectors.known_values import KnownSecret
 from scanner.findings import Severity, keyed_fingerprint
 from scanner.image import Platform
+from scanner.layer import Limits
 from scanner.policy import AllowEntry, Baseline
-from scanner.walk import Limits
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scanner.detectors.engine import hyperscan_available
 
 from scanner.detectors import DetectorConfig, DetectorSet, one_per_secret
 from scanner.detectors.base import Content, MetadataString, RawMatch
 from scanner.detectors.catalogue import CatalogueDetector, ProviderRule, load_catalogue
 from scanner.detectors.catalogue.loader import build_rule, parse_file
+from scanner.detectors.engine import hyperscan_available
 from scanner.detectors.patterns import RULES as PATTERN_RULES
 from scanner.errors import ScanError
 from scanner.findings import Severity
