@@ -198,9 +198,18 @@ _SHELL_EXPANSION = re.compile(r"^(\$\(|`|\$\{)")
 
 
 def is_secret_reference(value: str) -> bool:
-    """True for values saying where a secret lives (/run/secrets/x, $(cat f), $VAR) instead of holding it."""
+    """True for values saying where a secret lives (/run/secrets/x, $(cat f), $VAR) instead of holding it.
+
+    A base64 token may start with "/" and hold more of them (an AWS secret key often does): a "path" with a
+    long component mixing capitals, small letters and digits is a token, not a path."""
     v = value.strip().strip("'\"")
-    return bool(_SHELL_EXPANSION.match(v) or _SECRET_REFERENCE.match(v))
+    if _SHELL_EXPANSION.match(v):
+        return True
+    return bool(_SECRET_REFERENCE.match(v)) and not any(_token_like(part) for part in v.split("/"))
+
+
+def _token_like(part: str) -> bool:
+    return len(part) >= 16 and not part.islower() and not part.isupper() and any(c.isdigit() for c in part)
 
 
 _PUBLIC_KEY_LINE = re.compile(

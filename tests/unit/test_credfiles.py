@@ -98,3 +98,17 @@ def test_no_parser_raises_on_arbitrary_text(text: str) -> None:
         result = parse(fmt, text)
         for cred in result.credentials:
             assert 0 <= cred.start <= cred.end <= len(text)
+
+
+def test_a_base64_secret_that_starts_with_a_slash_is_a_credential_not_a_path() -> None:
+    """An AWS secret key is base64: a fifth of them start with "/" and hold more (found by seed 2)."""
+    from scanner.detectors.filters import is_secret_reference
+
+    assert not is_secret_reference("/7JkBUEUVxECA7EYIAuaZ8Uxzx/arABak6zxIYcb")
+    assert is_secret_reference("/run/secrets/aws")
+    assert is_secret_reference("~/.config/tokens/GitHubToken.txt")
+    assert is_secret_reference("/usr/lib/x86_64-linux-gnu/libLLVM-15.so.1")
+    text = "[default]\naws_secret_access_key = /7JkBUEUVxECA7EYIAuaZ8Uxzx/arABak6zxIYcb\n"
+    assert [c.value for c in parse("aws-credentials", text).credentials] == [
+        "/7JkBUEUVxECA7EYIAuaZ8Uxzx/arABak6zxIYcb"
+    ]

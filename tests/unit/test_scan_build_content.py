@@ -9,7 +9,8 @@ import pytest
 from fixtures.build import FileSpec, ImageSpec, LayerSpec, base_layer, write_image
 from fixtures.buildfiles import git_dir_files, spring_boot_jar
 from scanner.findings import reset_fingerprint_key
-from scanner.scan import ScanOptions, run_scan
+from scanner.scan import run_scan
+from scanner.settings import Settings
 
 TOKEN = "ghp_" + "Gq7LmT2xWz9RkB4vNc8YdH1sJf6PaE3uKo0i"  # fake, built for these tests
 
@@ -29,7 +30,7 @@ def _scan(tmp_path: Path, files: list[tuple[str, bytes]], compression: str):  # 
     )
     target = tmp_path / "image.tar"
     write_image(spec, target, "oci-archive")
-    return run_scan(ScanOptions(reference=str(target), jobs=1))
+    return run_scan(str(target), Settings(jobs=1))
 
 
 @pytest.mark.parametrize("packed", [False, True], ids=["loose", "packed"])
