@@ -158,7 +158,8 @@ class Extensions:
         records = parse_pax(text)
         _apply_local_pax(records)
         # Go uses only the last local PAX header; tarfile merges them, the first one winning.
-        if self.pax is not None and any(self.pax.get(k) != records.get(k) for k in SHAPING):
+        old = self.pax or {}
+        if any(key in old and old[key] != records.get(key) for key in SHAPING):
             raise LayerError("tar stream has repeated PAX headers that disagree: tar readers differ on them")
         self.pax = records
         self.records.append(text)
