@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import math
 import os
@@ -158,7 +157,7 @@ def _json_values(text: str) -> Iterator[tuple[str, str]]:
             if key == "auth":  # docker config: base64("user:password")
                 try:
                     decoded = base64.b64decode(node, validate=True).decode("utf-8")
-                except (binascii.Error, UnicodeDecodeError):
+                except ValueError:  # not base64 (a non-ASCII str raises plain ValueError), not UTF-8
                     return
                 yield "auth", decoded
                 _user, sep, password = decoded.partition(":")
