@@ -134,10 +134,9 @@ def _apply_local_pax(records: dict[str, str]) -> None:
 class Extensions:
     """The GNU long name/link and local PAX headers seen before the member they apply to."""
 
-    __slots__ = ("long_link", "long_name", "pax", "records", "seen")
+    __slots__ = ("long_link", "long_name", "pax", "records")
 
     def __init__(self) -> None:
-        self.seen = False
         self.long_name: str | None = None
         self.long_link: str | None = None
         self.pax: dict[str, str] | None = None
@@ -152,7 +151,6 @@ class Extensions:
             self.long_name = value
         else:
             self.long_link = value
-        self.seen = True
 
     def set_pax(self, text: bytes) -> None:
         records = parse_pax(text)
@@ -163,7 +161,6 @@ class Extensions:
             raise LayerError("tar stream has repeated PAX headers that disagree: tar readers differ on them")
         self.pax = records
         self.records.append(text)
-        self.seen = True
 
     def name_and_link(self, name: str, linkname: str) -> tuple[str, str]:
         """Go's order: PAX path/linkpath first, then the GNU long name/link over them."""

@@ -197,9 +197,9 @@ class TarStream:
             return None
         raise LayerError(f"tar stream is truncated inside a header at offset {self.position}")
 
-    def _end_of_archive(self, ext: Extensions) -> None:
+    def _end_of_archive(self, ext: Extensions | None) -> None:
         """At a zero block (left unread: end blocks belong to the trailing bytes): Go's end rules."""
-        if ext.seen:
+        if ext is not None:
             raise LayerError(
                 f"tar extended header at offset {self.position} is followed by the end of archive"
             )
@@ -221,11 +221,11 @@ class TarStream:
             return None
         self._finish_member()
         start = self.position
-        ext = Extensions()
+        ext: Extensions | None = None  # made only when an extended header comes
         while True:
             block = self._block()
             if block is None:
-                if ext.seen:
+                if ext is not None:
                     raise LayerError(f"tar stream is truncated after an extended header at offset {start}")
                 self.ended = self.eof_without_marker = True
                 return None
@@ -242,8 +242,10 @@ class TarStream:
             if size < 0 and kind not in NO_DATA_TYPES:
                 raise LayerError(f"tar header has a negative size at offset {at}")
             if kind in (GNU_LONGNAME, GNU_LONGLINK):
+                ext = ext or Extensions()
                 ext.set_long(kind, nts(self._header_data(size, "GNU long name")))
             elif kind == PAX_LOCAL:
+                ext = ext or Extensions()
                 ext.set_pax(self._header_data(size, "PAX header"))
             elif kind == PAX_GLOBAL:
                 return self._global(block, mode, size, start, ext)
@@ -254,9 +256,9 @@ class TarStream:
             else:
                 return self._member(block, kind, mode, size, start, ext)
 
-    def _global(self, block: bytes, mode: int, size: int, start: int, ext: Extensions) -> TarEntry:
+    def _global(self, block: bytes, mode: int, size: int, start: int, ext: Extensions | None) -> TarEntry:
         """A PAX global header is an entry of its own; Go applies it to no member."""
-        if ext.seen:
+        if ext is not None:
             raise LayerError(f"tar extended header at offset {start} is followed by a global header")
         text = self._header_data(size, "PAX global header")
         records = parse_pax(text)
@@ -267,23 +269,28 @@ class TarStream:
         return TarEntry(header_name(block), PAX_GLOBAL, 0, mode, "", start, False, False, [text], True)
 
     def _member(
-        self, block: bytes, kind: bytes, mode: int, size: int, start: int, ext: Extensions
+        self, block: bytes, kind: bytes, mode: int, size: int, start: int, ext: Extensions | None
     ) -> TarEntry:
-        raw_name = nts(block[0:100])
-        name, linkname = ext.name_and_link(header_name(block), nts(block[157:257]))
-        pax = ext.pax or {}
-        if "size" in pax:
-            size = int(pax["size"])
+        name = header_name(block)
+        linkname = nts(block[157:257]) if block[157] else ""
+        sparse = kind == GNU_SPARSE
+        records: list[bytes] = []
+        if ext is not None:
+            name, linkname = ext.name_and_link(name, linkname)
+            pax = ext.pax or {}
+            if "size" in pax:
+                size = int(pax["size"])
+            if any(key.startswith("GNU.sparse.") for key in pax):
+                sparse = True
+                name = pax.get("GNU.sparse.name") or name
+            records = ext.records
         if kind == AREGTYPE:
             # Go decides on the final name, tarfile on the header's name field: they must agree.
-            if name.endswith("/") != raw_name.endswith("/"):
+            if name.endswith("/") != nts(block[0:100]).endswith("/"):
                 raise LayerError(
                     f"tar member at offset {start} is a file or a directory depending on the reader"
                 )
             kind = DIRTYPE if name.endswith("/") else REGTYPE
-        sparse = kind == GNU_SPARSE or any(key.startswith("GNU.sparse.") for key in pax)
-        if sparse:
-            name = pax.get("GNU.sparse.name") or name
         if kind == GNU_SPARSE:
             self._skip_sparse_extensions(block)
         if kind == DIRTYPE:
@@ -293,7 +300,7 @@ class TarStream:
             raise LayerError(f"tar member at offset {start} has a negative size")
         self._data_left = size if has_data else 0
         self._pad_left = -self._data_left % BLOCK
-        return TarEntry(name, kind, size, mode, linkname, start, has_data, sparse, ext.records, False)
+        return TarEntry(name, kind, size, mode, linkname, start, has_data, sparse, records, False)
 
     def _skip_sparse_extensions(self, block: bytes) -> None:
         extended = block[482]
