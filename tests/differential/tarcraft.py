@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import tarfile
 from dataclasses import dataclass
 
 BLOCK = 512
@@ -163,3 +165,29 @@ def pax(records: dict[bytes, bytes], kind: bytes = b"x") -> bytes:
 
 def end(zero_blocks: int = 2) -> bytes:
     return bytes(BLOCK * zero_blocks)
+
+
+def _tarfile_seed(fmt: int) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt, pax_headers={"comment": "seed"}) as tar:
+        for name, size in (("etc/passwd", 40), ("d" * 120 + "/long", 700), ("empty", 0)):
+            info = tarfile.TarInfo(name)
+            info.size = size
+            tar.addfile(info, io.BytesIO(b"s" * size))
+        link = tarfile.TarInfo("link")
+        link.type, link.linkname = tarfile.SYMTYPE, "etc/passwd"
+        tar.addfile(link)
+    return buf.getvalue()
+
+
+def seed_archives() -> list[bytes]:
+    """Small valid tars of every flavour: the seeds that the fuzz targets mutate."""
+    return [
+        _tarfile_seed(tarfile.USTAR_FORMAT),
+        _tarfile_seed(tarfile.GNU_FORMAT),
+        _tarfile_seed(tarfile.PAX_FORMAT),
+        pax({b"path": b"p", b"size": b"3"}) + member(Header(b"h", size=3), b"abc") + end(),
+        extension(b"L", b"long/name\0")
+        + member(Header(b"x", magic="gnu", size=5, size_style="base256"), b"12345"),
+        member(Header(b"sparse", b"S", magic="gnu", size=4), b"data") + end(1),
+    ]

@@ -20,7 +20,9 @@ from tests.differential.tarcraft import (
     extension,
     member,
     pax,
+    seed_archives,
 )
+from tests.fuzz.mutate import mutated
 
 
 def both(gotar: Path, archives: list[bytes]) -> list[tuple[Listing, Ours]]:
@@ -228,6 +230,13 @@ def _archive(draw: st.DrawFn) -> bytes:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(archives=st.lists(_archive(), min_size=1, max_size=8))
 def test_generated_streams_agree_with_go_or_are_inconclusive(gotar: Path, archives: list[bytes]) -> None:
+    both(gotar, archives)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(archives=st.lists(mutated(seed_archives()), min_size=10, max_size=10))
+def test_mutated_archives_agree_with_go_or_are_inconclusive(gotar: Path, archives: list[bytes]) -> None:
+    # Byte flips, cuts and splices of valid tars: the odd headers no generator thought of.
     both(gotar, archives)
 
 
