@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import scanner.sources.archive as archive_source
 from fixtures.build import FileSpec, ImageSpec, LayerSpec, write_image
 from scanner.errors import ScanError
 from scanner.sources import open_images
@@ -48,7 +49,9 @@ def _smuggling_archive(tmp_path: Path) -> bytes:
 
 
 @pytest.mark.xfail(
-    strict=True, reason="sources/archive.py still reads the outer tar with tarfile (moving onto TarStream)"
+    not hasattr(archive_source, "TarStream"),
+    strict=True,
+    reason="sources/archive.py still reads the outer tar with tarfile (moving onto TarStream)",
 )
 def test_manifest_hidden_from_go_is_not_the_one_imgscan_reads(gotar: Path, tmp_path: Path) -> None:
     archive = _smuggling_archive(tmp_path)
