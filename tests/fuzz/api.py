@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from scanner.detectors.credfiles import PARSERS, parse
-from scanner.detectors.known import extract_values, load_known_secrets
 from scanner.sources import open_images
 from scanner.walk import Limits, Member, walk_layer
+
+try:  # the detectors branch moves these to known_values; drop the fallback once that lands on main
+    from scanner.detectors.known_values import extract_values, load_known_secrets
+except ImportError:
+    from scanner.detectors.known import extract_values, load_known_secrets
 
 __all__ = [
     "PARSERS",

@@ -18,7 +18,7 @@ from tests.fuzz.mutate import fuzz_settings, mutated
 pytestmark = pytest.mark.fuzz
 
 SEED_DIR = Path(__file__).parent / "seeds" / "credfiles"
-SEEDS = {fmt: (SEED_DIR / f"{fmt}.txt").read_bytes() for fmt in PARSERS}
+SEEDS = {path.stem: path.read_bytes() for path in sorted(SEED_DIR.glob("*.txt"))}
 
 
 def check_parse(fmt: str, text: str) -> None:
@@ -28,6 +28,7 @@ def check_parse(fmt: str, text: str) -> None:
 
 
 def test_every_format_has_a_seed_the_parser_understands() -> None:
+    assert sorted(SEEDS) == sorted(PARSERS)
     for fmt, seed in SEEDS.items():
         parsed = parse(fmt, seed.decode())
         assert parsed.understood and parsed.credentials, fmt
