@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from scanner.detectors.known import KnownSecret
@@ -47,7 +47,7 @@ class Settings:
         parts = [
             "imgscan/settings/v1",
             ruleset_hash,
-            repr(self.limits),
+            repr(replace(self.limits, spool_dir=None)),  # where temp files go changes nothing found
             *sorted(s.fingerprint for s in self.known_secrets),
             keyed_fingerprint("cache"),  # results hold keyed fingerprints: another key, other results
         ]
