@@ -31,8 +31,11 @@ REGULAR_TYPES = frozenset((REGTYPE, AREGTYPE, CONTTYPE, GNU_SPARSE))
 NO_DATA_TYPES = frozenset((LNKTYPE, SYMTYPE, DIRTYPE, FIFOTYPE, CHRTYPE, BLKTYPE))
 _SIGNED = struct.Struct("148b8x356b")
 # The numeric fields as Go, tarfile and GNU tar write them (digits, then NUL): validated in one match.
-_COMMON_NUMBERS = re.compile(rb"[0-7]{7}\0[0-7]{7}\0[0-7]{7}\0[0-7]{11}\0[0-7]{11}\0[0-7]{6}\0 ")
-_COMMON_DEVICES = re.compile(rb"(?:[0-7]{7}\0|\0{8}){2}")
+# Bytes 100-345: mode, uid, gid, size, mtime, checksum, (type, link name, magic, owner names), devices.
+_COMMON_HEADER = re.compile(
+    rb"[0-7]{7}\0[0-7]{7}\0[0-7]{7}\0[0-7]{11}\0[0-7]{11}\0[0-7]{6}\0 .{173}(?:[0-7]{7}\0|\0{8}){2}",
+    re.DOTALL,
+)
 _OCTAL = re.compile(rb"[0-7]+")
 _GO_INT = re.compile(r"[+-]?[0-9]+")  # strconv.ParseInt(s, 10, 64)
 _INT64 = 1 << 63
@@ -203,20 +206,19 @@ def _gnu_times_invalid(block: bytes) -> bool:
 
 def header_numbers(block: bytes) -> tuple[int, int] | None:
     """Mode and size, None on a checksum mismatch; any numeric field Go parses must be valid."""
-    common = _COMMON_NUMBERS.fullmatch(block, 100, 156) is not None
-    if not _checksum_ok(block, common):
+    if _COMMON_HEADER.fullmatch(block, 100, 345) is not None and not block.endswith(b"tar\0"):
+        if not _checksum_ok(block, True):
+            return None
+        return int(block[100:107], 8), int(block[124:135], 8)
+    if not _checksum_ok(block, False):
         return None
-    if not common:
-        for start, end in ((108, 116), (116, 124), (136, 148)):
-            parse_number(block[start:end])
+    for start, end in ((108, 116), (116, 124), (136, 148)):
+        parse_number(block[start:end])
     magic = block[257:263]
     if magic == b"ustar\0" or (magic == b"ustar " and block[263:265] == b" \0"):
-        if _COMMON_DEVICES.fullmatch(block, 329, 345) is None:
-            parse_number(block[329:337])
-            parse_number(block[337:345])
-        if magic == b"ustar\0" and block[508:512] == b"tar\0":
+        parse_number(block[329:337])
+        parse_number(block[337:345])
+        if magic == b"ustar\0" and block.endswith(b"tar\0"):
             parse_number(block[476:488])
             parse_number(block[488:500])
-    if common:
-        return int(block[100:107], 8), int(block[124:135], 8)
     return parse_number(block[100:108]), parse_number(block[124:136])
