@@ -1,48 +1,66 @@
-"""A minimal streaming tar reader (ustar, GNU, PAX) that gives the same members as tarfile "r|", faster."""
+"""A streaming tar reader that assigns bytes to members exactly as Go's archive/tar (the runtime) does."""
 
 from __future__ import annotations
 
-import re
-import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from scanner.decompress import Readable
 from scanner.errors import LayerError, LimitError
+from scanner.tarheader import (
+    AREGTYPE,
+    BLKTYPE,
+    BLOCK,
+    CHRTYPE,
+    CONTTYPE,
+    DIRTYPE,
+    FIFOTYPE,
+    GNU_LONGLINK,
+    GNU_LONGNAME,
+    GNU_SPARSE,
+    LNKTYPE,
+    NO_DATA_TYPES,
+    PAX_GLOBAL,
+    PAX_LOCAL,
+    REGTYPE,
+    REGULAR_TYPES,
+    SHAPING,
+    SOLARIS_PAX,
+    SYMTYPE,
+    ZERO_BLOCK,
+    Extensions,
+    header_name,
+    header_numbers,
+    nts,
+    parse_number,
+    parse_pax,
+)
 
-BLOCK = 512
-ZERO_BLOCK = bytes(BLOCK)
-
-REGTYPE = b"0"
-AREGTYPE = b"\0"
-LNKTYPE = b"1"
-SYMTYPE = b"2"
-CHRTYPE = b"3"
-BLKTYPE = b"4"
-DIRTYPE = b"5"
-FIFOTYPE = b"6"
-CONTTYPE = b"7"
-GNU_LONGNAME = b"L"
-GNU_LONGLINK = b"K"
-GNU_SPARSE = b"S"
-PAX_LOCAL = b"x"
-PAX_GLOBAL = b"g"
-SOLARIS_PAX = b"X"
-
-REGULAR_TYPES = frozenset((REGTYPE, AREGTYPE, CONTTYPE, GNU_SPARSE))
-# Types whose header `size` says nothing about data in the archive (tarfile skips no data for them).
-_NO_DATA_TYPES = frozenset((LNKTYPE, SYMTYPE, DIRTYPE, FIFOTYPE, CHRTYPE, BLKTYPE))
-_PAX_RECORD = re.compile(rb"(\d+) ([^=]+)=")
-_PAX_CHARSET = re.compile(rb"\d+ hdrcharset=([^\n]+)\n")
-_SIGNED = struct.Struct("148b8x356b")
+# Re-exported: the walker and the sources know the tar reader by this module.
+__all__ = [
+    "AREGTYPE",
+    "BLKTYPE",
+    "BLOCK",
+    "CHRTYPE",
+    "CONTTYPE",
+    "DIRTYPE",
+    "FIFOTYPE",
+    "LNKTYPE",
+    "REGTYPE",
+    "REGULAR_TYPES",
+    "SYMTYPE",
+    "TarEntry",
+    "TarStream",
+    "parse_number",
+]
 
 
 @dataclass(slots=True)
 class TarEntry:
-    """One archive member as tarfile would report it, plus the raw extended headers that preceded it."""
+    """One archive member as Go's archive/tar reports it, plus the raw extended headers that preceded it."""
 
-    name: str
-    type: bytes  # the typeflag byte, e.g. b"0", b"5", b"2"
+    name: str  # directories without their trailing slash
+    type: bytes  # the typeflag byte, e.g. b"0", b"5", b"2"; b"g" for a PAX global header
     size: int
     mode: int
     linkname: str
@@ -50,53 +68,13 @@ class TarEntry:
     has_data: bool  # whether `size` bytes of data follow in the archive
     sparse: bool = False  # GNU sparse: data is the stored (packed) bytes, not the file's real contents
     pax_records: list[bytes] = field(default_factory=list)  # raw text of each PAX header before it
-    pax_global: bool = False  # one of pax_records was a global ('g') header
+    pax_global: bool = False  # this entry is a PAX global header (Go applies it to no member)
 
     def isreg(self) -> bool:
         return self.type in REGULAR_TYPES
 
     def isdir(self) -> bool:
         return self.type == DIRTYPE
-
-
-def _nts(data: bytes) -> str:
-    end = data.find(b"\0")
-    if end != -1:
-        data = data[:end]
-    return data.decode("utf-8", "surrogateescape")
-
-
-def parse_number(data: bytes) -> int:
-    try:
-        # Fast path: digits padded with NUL or spaces; anything odd falls through to tarfile's rules.
-        return int(data.rstrip(b"\0 ") or b"0", 8)
-    except ValueError:
-        pass
-    if data[0] in (0o200, 0o377):
-        value = int.from_bytes(data[1:], "big")
-        if data[0] == 0o377:
-            value = -(256 ** (len(data) - 1) - value)
-        return value
-    end = data.find(b"\0")
-    if end != -1:
-        data = data[:end]
-    try:
-        return int(data.strip() or b"0", 8)
-    except ValueError:
-        raise LayerError("tar header has an invalid number field") from None
-
-
-def _checksum_ok(block: bytes) -> bool:
-    stored = parse_number(block[148:156])
-    unsigned = 256 + sum(block) - sum(block[148:156])
-    return stored == unsigned or stored == 256 + sum(_SIGNED.unpack_from(block))
-
-
-def _decode_pax(value: bytes) -> str:
-    try:
-        return value.decode("utf-8", "strict")
-    except UnicodeDecodeError:
-        return value.decode("utf-8", "surrogateescape")
 
 
 class TarStream:
@@ -111,8 +89,7 @@ class TarStream:
         self._consumed = 0  # stream bytes taken out of the buffer so far
         self._data_left = 0
         self._pad_left = 0
-        self._global: dict[str, str] = {}
-        self.ended = False  # reached an end-of-archive block
+        self.ended = False  # reached the end of the archive (end blocks, or EOF where Go allows it)
         self.eof_without_marker = False  # the stream stopped at a member boundary with no end block
 
     @property
@@ -136,25 +113,24 @@ class TarStream:
         return True
 
     def _take(self, n: int, what: str) -> bytes:
-        pos = self._pos
-        end = pos + n
-        if end > len(self._buf) and not self._fill(n):
+        if self._pos + n > len(self._buf) and not self._fill(n):
             raise LayerError(f"tar stream is truncated inside {what} at offset {self.position}")
         pos = self._pos
-        end = pos + n
-        self._pos = end
-        return self._buf[pos:end]
+        self._pos = pos + n
+        return self._buf[pos : pos + n]
 
-    def _discard(self, n: int, what: str) -> None:
+    def _discard(self, n: int) -> bool:
+        """Skip n bytes; False if the stream ends first."""
         while n:
             avail = len(self._buf) - self._pos
             if not avail:
                 if not self._fill(1):
-                    raise LayerError(f"tar stream is truncated inside {what} at offset {self.position}")
+                    return False
                 avail = len(self._buf)
             step = min(n, avail)
             self._pos += step
             n -= step
+        return True
 
     def read(self, size: int = -1, /) -> bytes:
         """Up to `size` bytes (all, if negative) of the current member's data; b"" once it is all read."""
@@ -192,16 +168,52 @@ class TarStream:
         return data
 
     def _finish_member(self) -> None:
-        if self._data_left or self._pad_left:
-            self._discard(self._data_left + self._pad_left, "member data")
+        skip = self._data_left + self._pad_left
+        if skip <= len(self._buf) - self._pos:
+            self._pos += skip
             self._data_left = self._pad_left = 0
+            return
+        if self._data_left and not self._discard(self._data_left):
+            raise LayerError(f"tar stream is truncated inside member data at offset {self.position}")
+        # Go stops cleanly when the stream ends inside the padding after the last member's data.
+        self._discard(self._pad_left)
+        self._data_left = self._pad_left = 0
 
     def _header_data(self, size: int, what: str) -> bytes:
         if size > self._max_header:
             raise LimitError(f"{what} of {size} bytes exceeds the {self._max_header}-byte header limit")
         data = self._take(size, what)
-        self._discard(-size % BLOCK, what)
+        self._discard(-size % BLOCK)
         return data
+
+    def _block(self) -> bytes | None:
+        """The next header block; None where the stream ends exactly at a block boundary."""
+        pos = self._pos
+        if pos + BLOCK <= len(self._buf) or self._fill(BLOCK):
+            pos = self._pos
+            self._pos = pos + BLOCK
+            return self._buf[pos : pos + BLOCK]
+        if len(self._buf) == self._pos:
+            return None
+        raise LayerError(f"tar stream is truncated inside a header at offset {self.position}")
+
+    def _end_of_archive(self, ext: Extensions | None) -> None:
+        """At a zero block (left unread: end blocks belong to the trailing bytes): Go's end rules."""
+        if ext is not None:
+            raise LayerError(
+                f"tar extended header at offset {self.position} is followed by the end of archive"
+            )
+        if len(self._buf) - self._pos < 2 * BLOCK:
+            self._fill(2 * BLOCK)
+        left = len(self._buf) - self._pos
+        if BLOCK < left < 2 * BLOCK:
+            raise LayerError(f"tar stream is truncated after a zero block at offset {self.position}")
+        if left >= 2 * BLOCK and self._buf[self._pos + BLOCK : self._pos + 2 * BLOCK] != ZERO_BLOCK:
+            raise LayerError(
+                f"tar stream has a single zero block before a header at offset {self.position}; "
+                "the runtime rejects it"
+            )
+        self.ended = True
 
     def next(self) -> TarEntry | None:
         """The next member's header (skipping what is left of the previous member), or None at the end."""
@@ -209,135 +221,91 @@ class TarStream:
             return None
         self._finish_member()
         start = self.position
-        long_name: str | None = None
-        long_link: str | None = None
-        pax_records: list[bytes] = []
-        local: dict[str, str] | None = None
-        pax_global = False
+        ext: Extensions | None = None  # made only when an extended header comes
         while True:
-            pos = self._pos
-            if pos + BLOCK <= len(self._buf):
-                block = self._buf[pos : pos + BLOCK]
-                self._pos = pos + BLOCK
-            elif self._fill(BLOCK):
-                block = self._buf[:BLOCK]
-                self._pos = BLOCK
-            elif len(self._buf) - self._pos == 0 and not pax_records and long_name is long_link is None:
-                self.ended = True
-                self.eof_without_marker = True
+            block = self._block()
+            if block is None:
+                if ext is not None:
+                    raise LayerError(f"tar stream is truncated after an extended header at offset {start}")
+                self.ended = self.eof_without_marker = True
                 return None
-            else:
-                raise LayerError(f"tar stream is truncated inside a header at offset {self.position}")
             if block == ZERO_BLOCK:
-                if pax_records or long_name is not None or long_link is not None:
-                    raise LayerError(
-                        f"tar extended header at offset {start} is followed by the end of archive"
-                    )
-                self.ended = True
-                self._pos -= BLOCK  # the end blocks belong to the trailing bytes the caller reads
+                self._pos -= BLOCK
+                self._end_of_archive(ext)
                 return None
-            if not _checksum_ok(block):
-                raise LayerError(f"tar header checksum mismatch at offset {self.position - BLOCK}")
+            at = self.position - BLOCK
+            numbers = header_numbers(block)
+            if numbers is None:
+                raise LayerError(f"tar header checksum mismatch at offset {at}")
+            mode, size = numbers
             kind = block[156:157]
-            size = parse_number(block[124:136])
-            if size < 0:
-                raise LayerError(f"tar header has a negative size at offset {self.position - BLOCK}")
-            if kind == GNU_LONGNAME:
-                long_name = _nts(self._header_data(size, "GNU long name"))
-                continue
-            if kind == GNU_LONGLINK:
-                long_link = _nts(self._header_data(size, "GNU long link name"))
-                continue
-            if kind in (PAX_LOCAL, PAX_GLOBAL, SOLARIS_PAX):
-                text = self._header_data(size, "PAX header")
-                pax_records.append(text)
-                if kind == PAX_GLOBAL:
-                    pax_global = True
-                    self._parse_pax(text, self._global)
-                else:
-                    local = dict(self._global) if local is None else local
-                    self._parse_pax(text, local)
-                continue
-            return self._member(
-                block, kind, size, start, long_name, long_link, local, pax_records, pax_global
+            if size < 0 and kind not in NO_DATA_TYPES:
+                raise LayerError(f"tar header has a negative size at offset {at}")
+            if kind in (GNU_LONGNAME, GNU_LONGLINK):
+                ext = ext or Extensions()
+                ext.set_long(kind, nts(self._header_data(size, "GNU long name")))
+            elif kind == PAX_LOCAL:
+                ext = ext or Extensions()
+                ext.set_pax(self._header_data(size, "PAX header"))
+            elif kind == PAX_GLOBAL:
+                return self._global(block, mode, size, start, ext)
+            elif kind == SOLARIS_PAX:
+                raise LayerError(
+                    f"tar header at offset {at} is a Solaris 'X' header: tar readers disagree on it"
+                )
+            else:
+                return self._member(block, kind, mode, size, start, ext)
+
+    def _global(self, block: bytes, mode: int, size: int, start: int, ext: Extensions | None) -> TarEntry:
+        """A PAX global header is an entry of its own; Go applies it to no member."""
+        if ext is not None:
+            raise LayerError(f"tar extended header at offset {start} is followed by a global header")
+        text = self._header_data(size, "PAX global header")
+        records = parse_pax(text)
+        if any(key in records for key in SHAPING) or any(k.startswith("GNU.sparse.") for k in records):
+            raise LayerError(
+                f"tar PAX global header at offset {start} sets a name or size: tar readers disagree on it"
             )
+        return TarEntry(header_name(block), PAX_GLOBAL, 0, mode, "", start, False, False, [text], True)
 
     def _member(
-        self,
-        block: bytes,
-        kind: bytes,
-        size: int,
-        start: int,
-        long_name: str | None,
-        long_link: str | None,
-        pax: dict[str, str] | None,
-        pax_records: list[bytes],
-        pax_global: bool,
+        self, block: bytes, kind: bytes, mode: int, size: int, start: int, ext: Extensions | None
     ) -> TarEntry:
-        name = _nts(block[0:100])
-        linkname = _nts(block[157:257])
-        if kind == AREGTYPE and name.endswith("/"):
-            kind = DIRTYPE
+        name = header_name(block)
+        linkname = nts(block[157:257]) if block[157] else ""
         sparse = kind == GNU_SPARSE
-        if sparse:
+        records: list[bytes] = []
+        if ext is not None:
+            name, linkname = ext.name_and_link(name, linkname)
+            pax = ext.pax or {}
+            if "size" in pax:
+                size = int(pax["size"])
+            if any(key.startswith("GNU.sparse.") for key in pax):
+                sparse = True
+                name = pax.get("GNU.sparse.name") or name
+            records = ext.records
+        if kind == AREGTYPE:
+            # Go decides on the final name, tarfile on the header's name field: they must agree.
+            if name.endswith("/") != nts(block[0:100]).endswith("/"):
+                raise LayerError(
+                    f"tar member at offset {start} is a file or a directory depending on the reader"
+                )
+            kind = DIRTYPE if name.endswith("/") else REGTYPE
+        if kind == GNU_SPARSE:
             self._skip_sparse_extensions(block)
         if kind == DIRTYPE:
             name = name.rstrip("/")
-        if kind != GNU_SPARSE and block[345]:
-            prefix = _nts(block[345:500])
-            if prefix:
-                name = prefix + "/" + name
-        if long_name is not None:
-            name = long_name.removesuffix("/") if kind == DIRTYPE else long_name
-        if long_link is not None:
-            linkname = long_link
-        if pax is not None:
-            for key, value in pax.items():
-                if key == "path" or key == "GNU.sparse.name":
-                    name = value.rstrip("/")
-                elif key == "linkpath":
-                    linkname = value
-                elif key == "size":
-                    size = _pax_int(value)
-                elif key.startswith("GNU.sparse."):
-                    sparse = True
-        has_data = kind not in _NO_DATA_TYPES
+        has_data = kind not in NO_DATA_TYPES
+        if has_data and size < 0:
+            raise LayerError(f"tar member at offset {start} has a negative size")
         self._data_left = size if has_data else 0
         self._pad_left = -self._data_left % BLOCK
-        return TarEntry(
-            name=name,
-            type=kind,
-            size=size,
-            mode=parse_number(block[100:108]),
-            linkname=linkname,
-            offset=start,
-            has_data=has_data,
-            sparse=sparse,
-            pax_records=pax_records,
-            pax_global=pax_global,
-        )
+        return TarEntry(name, kind, size, mode, linkname, start, has_data, sparse, records, False)
 
     def _skip_sparse_extensions(self, block: bytes) -> None:
         extended = block[482]
         while extended:
-            ext = self._take(BLOCK, "GNU sparse header")
-            extended = ext[504]
-
-    def _parse_pax(self, text: bytes, into: dict[str, str]) -> None:
-        match = _PAX_CHARSET.search(text)
-        if match is not None:
-            into["hdrcharset"] = _decode_pax(match.group(1))
-        pos = 0
-        while True:
-            record = _PAX_RECORD.match(text, pos)
-            if record is None:
-                break
-            length = int(record.group(1))
-            if length == 0:
-                raise LayerError("tar PAX header has a zero-length record")
-            value = text[record.end(2) + 1 : record.start(1) + length - 1]
-            into[_decode_pax(record.group(2))] = _decode_pax(value)
-            pos += length
+            extended = self._take(BLOCK, "GNU sparse header")[504]
 
     def rest(self) -> Iterator[bytes]:
         """After the end of the archive: every remaining byte of the stream, end blocks included."""
@@ -355,10 +323,3 @@ class TarStream:
     def __iter__(self) -> Iterator[TarEntry]:
         while (entry := self.next()) is not None:
             yield entry
-
-
-def _pax_int(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        return 0

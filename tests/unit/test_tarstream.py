@@ -1,4 +1,5 @@
-"""The streaming tar reader gives exactly what tarfile "r|" gives, and fails loudly on broken tars."""
+"""The streaming tar reader gives what tarfile "r|" gives on ordinary tars, reads numbers and PAX records
+as Go's archive/tar does (tests/differential checks it against real Go), and fails loudly on broken tars."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scanner.errors import LayerError, LimitError
-from scanner.tarstream import TarStream
+from scanner.tarheader import parse_pax
+from scanner.tarstream import TarStream, parse_number
 
 FORMATS = {"ustar": tarfile.USTAR_FORMAT, "gnu": tarfile.GNU_FORMAT, "pax": tarfile.PAX_FORMAT}
 
@@ -209,3 +211,56 @@ def test_gnu_sparse_member_is_flagged_and_its_stored_bytes_kept_in_sync() -> Non
     assert first is not None and first.sparse and tar.read_all() == b"abc"
     second = tar.next()
     assert second is not None and second.name == "after" and tar.read_all() == b"next"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        (b"0000644\0", 0o644),
+        (b"\00000644", 0o644),  # a leading NUL: Go and GNU tar read the digits after it (tarfile: 0)
+        (b"   644 \0", 0o644),
+        (b"644\0junk", 0o644),
+        (b"\0" * 8, 0),
+        (b"\x80" + (5).to_bytes(7, "big"), 5),
+        (b"\x81" + bytes(7), 1 << 56),  # base-256 with value bits in the first byte (tarfile: error)
+        (b"\xff" * 8, -1),
+        (b"\xc0" + bytes(6) + b"\x01", -(1 << 62) + 1),
+    ],
+)
+def test_numbers_are_parsed_as_go_parses_them(field: bytes, value: int) -> None:
+    assert parse_number(field) == value
+
+
+@pytest.mark.parametrize(
+    "field", [b"64 4\0", b"0000648\0", b"+644\0", b"\t644\0", b"0o644\0", b"6_44\0", b"\xbf" * 12]
+)
+def test_invalid_numbers_are_layer_errors(field: bytes) -> None:
+    with pytest.raises(LayerError):
+        parse_number(field)
+
+
+def test_pax_records_are_parsed_strictly() -> None:
+    assert parse_pax(b"11 path=ab\n17 comment=a=b\nc\n") == {"path": "ab", "comment": "a=b\nc"}
+    for bad in (
+        b"11 path=ab\nJUNK",
+        b"10 path=ab\n",
+        b"4 a=\n",
+        b"9 =value\n",
+        b"13 path=a\0b\n",
+        b"x path=a\n",
+    ):
+        with pytest.raises(LayerError):
+            parse_pax(bad)
+
+
+def test_global_header_is_an_entry_that_renames_nothing() -> None:
+    buf = io.BytesIO()
+    with tarfile.open(
+        fileobj=buf, mode="w", format=tarfile.PAX_FORMAT, pax_headers={"comment": "built by a test"}
+    ) as tar:
+        info = tarfile.TarInfo("f")
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"1"))
+    entries = list(TarStream(io.BytesIO(buf.getvalue())))
+    assert [(e.type, e.pax_global, e.has_data) for e in entries] == [(b"g", True, False), (b"0", False, True)]
+    assert b"comment=built by a test" in entries[0].pax_records[0]

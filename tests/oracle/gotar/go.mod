@@ -1,0 +1,3 @@
+module imgscan.test/gotar
+
+go 1.19
