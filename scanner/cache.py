@@ -10,15 +10,12 @@ import tempfile
 from array import array
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from scanner.errors import LayerError
 from scanner.findings import Finding, Location, Severity, keyed_fingerprint
-from scanner.image import HistoryEntry, Image, Layer, Platform, Problem
-from scanner.walk import LayerSummary
-
-if TYPE_CHECKING:
-    from scanner.collect import Hit, LayerOutcome
-    from scanner.scan import ImageMetadata
+from scanner.image import HistoryEntry, Image, Layer, Platform
+from scanner.model import Hit, ImageMetadata, LayerOutcome, LayerSummary, Problem
 
 SCHEMA = "imgscan/layer-cache/v1"
 IMAGE_SCHEMA = "imgscan/image-cache/v1"
@@ -128,16 +125,10 @@ def _blob_matches(layer: Layer) -> bool:
         return False
     h = hashlib.sha256()
     try:
-        with open(layer.blob.path, "rb") as fh:
-            fh.seek(layer.blob.offset)
-            left = layer.blob.size
-            while left > 0:
-                chunk = fh.read(min(_HASH_CHUNK, left))
-                if not chunk:
-                    return False
+        with layer.open_blob() as fh:
+            while chunk := fh.read(_HASH_CHUNK):
                 h.update(chunk)
-                left -= len(chunk)
-    except OSError:
+    except LayerError:
         return False
     return "sha256:" + h.hexdigest() == expected
 
@@ -170,7 +161,6 @@ def _encode(outcome: LayerOutcome, diff_id: str) -> dict[str, Any]:
 
 
 def _decode(entry: Any, diff_id: str) -> LayerOutcome | None:
-    from scanner.collect import Hit, LayerOutcome
 
     if not isinstance(entry, dict) or entry.get("schema") != SCHEMA or entry.get("diff_id") != diff_id:
         return None
@@ -218,7 +208,6 @@ def _finding(raw: dict[str, Any]) -> Finding:
 
 
 def _decode_image(entry: Any, image_id: str, reference: str) -> tuple[Image, ImageMetadata] | None:
-    from scanner.scan import ImageMetadata
 
     if (
         not isinstance(entry, dict)

@@ -6,40 +6,14 @@ import base64
 import hashlib
 import os
 import re
-from dataclasses import dataclass, field
 
 from scanner import packages
 from scanner.detectors import DetectorSet
 from scanner.detectors.base import Content, RawMatch
-from scanner.findings import MASK, Location, Severity, finding_fingerprint, redact_text, redact_value
-from scanner.image import Layer, Problem
-from scanner.walk import LayerSummary, Limits, Member, Visitor, archive_kind, walk_layer
-
-
-@dataclass(frozen=True)
-class Hit:
-    """A detector match made safe to carry: located, redacted and fingerprinted, no secret inside."""
-
-    rule: str
-    path: str
-    inner_path: str | None
-    line: int | None
-    excerpt: str
-    fingerprint: str
-    severity: Severity | None
-    note: str | None
-    known_secret_id: str | None
-    file_md5: str | None = None
-    file_sha256: str | None = None
-
-
-@dataclass
-class LayerOutcome:
-    summary: LayerSummary
-    hits: list[Hit]
-    # in-image path -> (algorithm, digest, package) from dpkg md5sums and Python RECORD files in this layer
-    packaged: dict[str, tuple[str, str, str]] = field(default_factory=dict)
-    cached: bool = False
+from scanner.findings import MASK, Location, finding_fingerprint, redact_text, redact_value
+from scanner.image import Layer
+from scanner.model import Hit, LayerOutcome, LayerSummary, Problem
+from scanner.walk import Limits, Member, Visitor, archive_kind, walk_layer
 
 
 def scan_layer(layer: Layer, limits: Limits, detectors: DetectorSet) -> LayerOutcome:

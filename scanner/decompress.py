@@ -10,7 +10,7 @@ import zstandard
 from isal import igzip, isal_zlib
 
 from scanner.errors import LayerError
-from scanner.image import GZIP_MAGIC, ZSTD_MAGIC, BlobLocation
+from scanner.image import GZIP_MAGIC, ZSTD_MAGIC
 
 _BUFFER = 1 << 20
 # What the decompressors raise for corrupt or truncated input; anything else is ours and passes through.
@@ -28,41 +28,6 @@ class Readable(Protocol):
     """Anything with read(n) -> bytes: a file, a decompressor, a tar member's data."""
 
     def read(self, size: int = -1, /) -> bytes: ...
-
-
-class _RangeRaw(io.RawIOBase):
-    """Reads exactly `size` bytes from `offset` of a file; a short file is a LayerError, not a short read."""
-
-    def __init__(self, loc: BlobLocation) -> None:
-        try:
-            self._file = open(loc.path, "rb")  # noqa: SIM115 - closed in close()
-            self._file.seek(loc.offset)
-        except OSError as e:
-            raise LayerError(f"cannot open layer blob {loc.path}: {e.strerror or e}") from None
-        self._left = loc.size
-        self._path = loc.path
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        if self._left <= 0:
-            return 0
-        view = memoryview(buffer).cast("B")
-        n = self._file.readinto(view[: min(len(view), self._left)])
-        if not n:
-            raise LayerError(f"layer blob {self._path} ends {self._left} bytes early")
-        self._left -= n
-        return n
-
-    def close(self) -> None:
-        self._file.close()
-        super().close()
-
-
-def open_blob(loc: BlobLocation) -> BinaryIO:
-    """A reader over the blob's raw (stored) bytes: exactly loc.size bytes starting at loc.offset."""
-    return io.BufferedReader(_RangeRaw(loc), _BUFFER)
 
 
 class Prefixed(io.RawIOBase):

@@ -13,19 +13,19 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from scanner.errors import FormatError, SourceError
+from scanner.blob import BlobLocation
+from scanner.errors import FormatError, LayerError, SourceError
 from scanner.image import (
     GZIP_MAGIC,
-    BlobLocation,
     HistoryEntry,
     Image,
     Layer,
     MetadataDocument,
     Platform,
-    Problem,
     is_sha256_digest,
     map_history,
 )
+from scanner.model import Problem
 
 # Manifests, indexes and configs are small; a bigger one is a malformed or hostile image.
 JSON_CAP = 16 * 1024 * 1024
@@ -86,12 +86,11 @@ def read_location(loc: BlobLocation, cap: int = JSON_CAP) -> bytes:
     """Read a whole (small) blob; raises OSError, or ValueError when it is larger than `cap`."""
     if loc.size > cap:
         raise ValueError(f"{loc.size} bytes, over the {cap >> 20} MiB limit")
-    with open(loc.path, "rb") as f:
-        f.seek(loc.offset)
-        data = f.read(loc.size)
-    if len(data) != loc.size:
-        raise OSError(f"short read: {len(data)} of {loc.size} bytes")
-    return data
+    try:
+        with loc.open() as f:
+            return f.read(loc.size)
+    except LayerError as exc:
+        raise OSError(str(exc)) from None
 
 
 def one_line(text: object) -> str:

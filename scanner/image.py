@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
-from scanner.errors import UsageError
+from scanner.blob import Blob
+from scanner.errors import LayerError, UsageError
+from scanner.model import Problem
 
 
 @dataclass(frozen=True)
@@ -36,15 +38,6 @@ class Platform:
 
 
 @dataclass(frozen=True)
-class BlobLocation:
-    """Where a blob's bytes are: a byte range of a file on disk (picklable, for worker processes)."""
-
-    path: str
-    offset: int
-    size: int
-
-
-@dataclass(frozen=True)
 class HistoryEntry:
     """One row of config.history; empty_layer rows own no layer."""
 
@@ -55,15 +48,6 @@ class HistoryEntry:
     created: str | None = None
     author: str | None = None
     comment: str | None = None
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Something not read in full or not as declared. `inconclusive` ones forbid a clean verdict."""
-
-    where: str
-    what: str
-    inconclusive: bool = True
 
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -79,11 +63,17 @@ class Layer:
     diff_id: str | None
     media_type: str
     size: int | None
-    blob: BlobLocation | None
+    blob: Blob | None
     history: HistoryEntry | None = None
     foreign: bool = False
     # True when `digest` names the compressed blob (OCI); False when blob digest == diff_id (legacy tar).
     digest_is_compressed: bool = True
+
+    def open_blob(self) -> BinaryIO:
+        """The layer's stored bytes (maybe compressed); LayerError when the source has none or cannot read."""
+        if self.blob is None:
+            raise LayerError("layer blob is missing from the image source")
+        return self.blob.open()
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from scanner.walk import LayerSummary, path_hash
+from scanner.model import LayerSummary, path_hash
 
 VISIBLE = "visible"
 DELETED = "deleted"

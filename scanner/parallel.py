@@ -6,10 +6,12 @@ import multiprocessing
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 
-from scanner.collect import Collector, Hit, LayerOutcome, bug_text, walk_safely
+from scanner.blob import BlobLocation
+from scanner.collect import Collector, bug_text, walk_safely
 from scanner.detectors import DetectorConfig, DetectorSet
 from scanner.detectors.base import Content
-from scanner.image import BlobLocation, Layer, Problem
+from scanner.image import Layer
+from scanner.model import Hit, LayerOutcome, Problem
 from scanner.walk import Limits, Member, verify
 
 # One walk event: a member, or a window of its content.
@@ -74,11 +76,11 @@ class EarlyScans:
         self.detectors = detectors
         self.limits = limits
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imgscan-early")
-        self.futures: dict[BlobLocation, Future[LayerOutcome]] = {}
+        self.futures: dict[tuple[object, ...], Future[LayerOutcome]] = {}
 
     def submit(self, loc: BlobLocation) -> None:
         layer = Layer(EARLY_INDEX, None, None, "", loc.size, loc)
-        self.futures[loc] = self.thread.submit(
+        self.futures[loc.key] = self.thread.submit(
             scan_layer_parallel, layer, self.limits, self.detectors, self.workers, self.jobs
         )
 
@@ -88,7 +90,7 @@ class EarlyScans:
 
     def take(self, layer: Layer) -> LayerOutcome | None:
         """The early scan of this layer's blob, if there was one and it ran to the end."""
-        future = self.futures.pop(layer.blob, None) if layer.blob is not None else None
+        future = self.futures.pop(layer.blob.key, None) if layer.blob is not None else None
         if future is None:
             return None
         try:

@@ -16,7 +16,7 @@ from typing import Any
 
 from scanner.errors import UsageError
 from scanner.findings import Finding, Severity
-from scanner.image import Problem
+from scanner.model import Problem
 from scanner.result import VERDICT_CLEAN, VERDICT_FINDINGS, VERDICT_INCONCLUSIVE, ScanReport
 
 CONFIG_FILE = ".imgscan.toml"

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from scanner.detectors.base import Rule
 from scanner.findings import Finding
-from scanner.image import Problem
+from scanner.model import Problem
 
 VERDICT_CLEAN = "clean"
 VERDICT_FINDINGS = "findings"

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scanner import __version__, packages, parallel
-from scanner.collect import EXCERPT_CONTEXT, Hit, LayerOutcome, scan_layer
+from scanner.collect import EXCERPT_CONTEXT, scan_layer
 from scanner.detectors import DetectorConfig, DetectorSet, ruleset_hash
 from scanner.detectors.base import MetadataString, RawMatch
 from scanner.detectors.known import KnownSecret
 from scanner.findings import Finding, Location, Severity, finding_fingerprint, redact_text, redact_value
-from scanner.image import Image, Layer, Platform, Problem
+from scanner.image import Image, Layer, Platform
+from scanner.model import Hit, ImageMetadata, LayerOutcome, Problem
 from scanner.result import ImageSummary, KnownSecretReport, LayerReport, ScanReport
 from scanner.walk import Limits
 
@@ -37,18 +38,6 @@ class ScanOptions:
     limits: Limits = field(default_factory=Limits)
     jobs: int = 0  # 0: one worker process per core, at most 2 layers at once per core
     cache_dir: Path | None = None  # None: no layer cache
-
-
-# --- what a worker returns for one layer ---------------------------------------------------------
-
-
-@dataclass
-class ImageMetadata:
-    """What the metadata scan of one image gave: findings, areas examined, redacted history lines by layer."""
-
-    findings: list[Finding]
-    areas: list[str]
-    created_by: dict[int, str]
 
 
 def run_scan(options: ScanOptions, progress: ProgressFn | None = None) -> ScanReport:
@@ -213,7 +202,7 @@ def _assemble(
 def _layer_key(layer: Layer) -> tuple[object, ...]:
     """Layers with the same bytes (shared by platforms, or a legacy layer.tar symlink) are scanned once."""
     if layer.blob is not None:
-        return ("blob", layer.blob.path, layer.blob.offset, layer.blob.size)
+        return ("blob", *layer.blob.key)
     return ("none", layer.digest, layer.diff_id, layer.index)
 
 

@@ -66,7 +66,7 @@ def _nts(data: bytes) -> str:
     return data.decode("utf-8", "surrogateescape")
 
 
-def _number(data: bytes) -> int:
+def parse_number(data: bytes) -> int:
     try:
         # Fast path: digits padded with NUL or spaces; anything odd falls through to tarfile's rules.
         return int(data.rstrip(b"\0 ") or b"0", 8)
@@ -87,7 +87,7 @@ def _number(data: bytes) -> int:
 
 
 def _checksum_ok(block: bytes) -> bool:
-    stored = _number(block[148:156])
+    stored = parse_number(block[148:156])
     unsigned = 256 + sum(block) - sum(block[148:156])
     return stored == unsigned or stored == 256 + sum(_SIGNED.unpack_from(block))
 
@@ -239,7 +239,7 @@ class TarStream:
             if not _checksum_ok(block):
                 raise LayerError(f"tar header checksum mismatch at offset {self.position - BLOCK}")
             kind = block[156:157]
-            size = _number(block[124:136])
+            size = parse_number(block[124:136])
             if size < 0:
                 raise LayerError(f"tar header has a negative size at offset {self.position - BLOCK}")
             if kind == GNU_LONGNAME:
@@ -308,7 +308,7 @@ class TarStream:
             name=name,
             type=kind,
             size=size,
-            mode=_number(block[100:108]),
+            mode=parse_number(block[100:108]),
             linkname=linkname,
             offset=start,
             has_data=has_data,

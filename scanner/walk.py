@@ -11,13 +11,15 @@ import zipfile
 import zlib
 from array import array
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Literal, Protocol
 
-from scanner.decompress import Prefixed, Readable, decompressing_reader, open_blob, read_up_to
+from scanner.decompress import Prefixed, Readable, decompressing_reader, read_up_to
 from scanner.detectors.base import Content
 from scanner.errors import LayerError, LimitError
-from scanner.image import GZIP_MAGIC, ZSTD_MAGIC, Layer, Problem
+from scanner.image import GZIP_MAGIC, ZSTD_MAGIC, Layer
+from scanner.model import LayerSummary, Problem, path_hash
+from scanner.paths import normalise_path
 from scanner.tarstream import DIRTYPE, LNKTYPE, REGULAR_TYPES, SYMTYPE, TarEntry, TarStream
 
 KIB = 1024
@@ -77,58 +79,6 @@ class Visitor(Protocol):
     def member(self, member: Member) -> None: ...
 
     def content(self, member: Member, content: Content) -> None: ...
-
-
-@dataclass
-class LayerSummary:
-    """What one layer walk saw and how far it got; `paths` feed whiteout lineage."""
-
-    files: int = 0  # regular files of the layer itself
-    nested_files: int = 0  # regular files inside nested archives
-    bytes: int = 0  # uncompressed tar bytes read
-    nested_archives: int = 0
-    whiteouts: list[str] = field(default_factory=list)
-    opaque_dirs: list[str] = field(default_factory=list)
-    paths: array[int] = field(
-        default_factory=lambda: array("Q")
-    )  # sorted path_hash of every non-whiteout member
-    nondir_paths: array[int] = field(default_factory=lambda: array("Q"))  # the same, without directories
-    diff_id: str = ""  # sha256 of the uncompressed tar stream; "" unless read in full
-    blob_digest: str = ""  # sha256 of the stored blob; "" unless read in full
-    compression: str = ""
-    problems: list[Problem] = field(default_factory=list)
-    complete: bool = True
-
-
-def path_hash(path: str) -> int:
-    """A 64-bit hash of a normalised path: layers keep these instead of path strings."""
-    return int.from_bytes(
-        hashlib.blake2b(path.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little"
-    )
-
-
-def normalise_path(name: str) -> tuple[str, bool]:
-    """Strip "./" and leading "/", collapse "//" and "."; keep ".." but say the name escapes the root."""
-    if not name.isascii():
-        name = _printable(name)
-    if (
-        not name.startswith(("./", "/", "."))
-        and "//" not in name
-        and "/." not in name
-        and not name.endswith("/")
-    ):
-        return name, False
-    parts = [p for p in name.split("/") if p not in ("", ".")]
-    return "/".join(parts), name.startswith("/") or ".." in parts
-
-
-def _printable(name: str) -> str:
-    # Names are raw bytes decoded with surrogateescape; keep valid UTF-8, show the rest as \xNN.
-    raw = name.encode("utf-8", "surrogateescape")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("utf-8", "backslashreplace")
 
 
 class _Upstream(Exception):
@@ -401,7 +351,7 @@ class _Walker:
 
     def run(self) -> None:
         assert self.layer.blob is not None
-        with open_blob(self.layer.blob) as raw:
+        with self.layer.open_blob() as raw:
             raw_hash = _Hashing(raw)
             reader, self.summary.compression = decompressing_reader(raw_hash)
             plain = self.summary.compression == "none"

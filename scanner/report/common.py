@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from scanner.findings import Finding, Location, Severity, redact_value
-from scanner.image import Problem
+from scanner.model import Problem
 from scanner.result import VERDICT_CLEAN, VERDICT_FINDINGS, VERDICT_INCONCLUSIVE, LayerReport, ScanReport
 
 SEVERITY_ORDER = tuple(reversed(Severity))  # critical first

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from scanner.findings import Finding
-from scanner.image import Problem
+from scanner.model import Problem
 from scanner.report import common
 from scanner.result import ImageSummary, LayerReport, ScanReport
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from scanner.findings import Finding
-from scanner.image import Problem
+from scanner.model import Problem
 from scanner.report import common
 from scanner.result import ScanReport
 

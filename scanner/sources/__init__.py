@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from scanner.blob import BlobLocation
 from scanner.errors import SourceError
 from scanner.formats import select_images
-from scanner.image import BlobLocation, Image, Platform
+from scanner.image import Image, Platform
 from scanner.sources.archive import open_archive
 from scanner.sources.daemon import open_daemon
 from scanner.sources.layout import open_layout

@@ -15,9 +15,10 @@ from typing import IO, Any
 import zstandard
 from isal import igzip
 
+from scanner.blob import BlobLocation
 from scanner.errors import FormatError, SourceError
 from scanner.formats import one_line, read_images
-from scanner.image import GZIP_MAGIC, ZSTD_MAGIC, BlobLocation, Image
+from scanner.image import GZIP_MAGIC, ZSTD_MAGIC, Image
 
 XZ_MAGIC = b"\xfd7zXZ\x00"
 BZIP2_MAGIC = b"BZh"

@@ -12,9 +12,10 @@ import docker
 import docker.errors
 import requests.exceptions
 
+from scanner.blob import BlobLocation
 from scanner.errors import SourceError
 from scanner.formats import normalize_name, one_line, read_images
-from scanner.image import BlobLocation, Image
+from scanner.image import Image
 from scanner.sources.archive import TarStore
 from scanner.sources.spool import SpoolWriter
 

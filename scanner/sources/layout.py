@@ -6,8 +6,9 @@ import posixpath
 from collections.abc import Iterable
 from pathlib import Path
 
+from scanner.blob import BlobLocation
 from scanner.formats import read_images
-from scanner.image import BlobLocation, Image
+from scanner.image import Image
 
 
 def open_layout(path: Path, reference: str) -> list[Image]:

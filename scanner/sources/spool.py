@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import BinaryIO
 
-from scanner.image import BlobLocation
+from scanner.blob import BlobLocation
 from scanner.walk import archive_kind
 
 BLOCK = 512

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import zstandard
 
+from scanner.blob import BlobLocation
 from scanner.detectors.base import Content
-from scanner.image import BlobLocation, Layer
+from scanner.image import Layer
 from scanner.walk import Member
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 from scanner.detectors.base import Rule
 from scanner.findings import Finding, Location, Severity, redact_text
-from scanner.image import Problem
+from scanner.model import Problem
 from scanner.result import ImageSummary, KnownSecretReport, LayerReport, ScanReport
 
 

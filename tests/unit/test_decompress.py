@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from scanner.decompress import decompressing_reader, open_blob
+from scanner.blob import BlobLocation
+from scanner.decompress import decompressing_reader
 from scanner.errors import LayerError
-from scanner.image import BlobLocation
 
 PAYLOAD = os.urandom(200_000) + b"compressible " * 50_000
 
@@ -25,20 +25,20 @@ def read_all(data: bytes) -> tuple[bytes, str]:
 def test_open_blob_reads_exactly_the_byte_range(tmp_path: Path) -> None:
     path = tmp_path / "f"
     path.write_bytes(b"head" + b"BLOB" * 1000 + b"tail")
-    with open_blob(BlobLocation(str(path), 4, 4000)) as raw:
+    with BlobLocation(str(path), 4, 4000).open() as raw:
         assert raw.read() == b"BLOB" * 1000
 
 
 def test_open_blob_on_a_short_file_is_a_layer_error(tmp_path: Path) -> None:
     path = tmp_path / "f"
     path.write_bytes(b"x" * 100)
-    with open_blob(BlobLocation(str(path), 50, 100)) as raw, pytest.raises(LayerError, match="early"):
+    with BlobLocation(str(path), 50, 100).open() as raw, pytest.raises(LayerError, match="early"):
         raw.read()
 
 
 def test_missing_blob_file_is_a_layer_error(tmp_path: Path) -> None:
     with pytest.raises(LayerError, match="cannot open"):
-        open_blob(BlobLocation(str(tmp_path / "nope"), 0, 1))
+        BlobLocation(str(tmp_path / "nope"), 0, 1).open()
 
 
 def test_plain_bytes_pass_through() -> None:

@@ -9,8 +9,9 @@ import tarfile
 import zlib
 from pathlib import Path
 
+from scanner.blob import BlobLocation
 from scanner.detectors.base import Content
-from scanner.image import BlobLocation, Layer
+from scanner.image import Layer
 from scanner.walk import Limits, Member, walk_layer
 
 MIB = 1 << 20

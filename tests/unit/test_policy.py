@@ -11,7 +11,7 @@ import pytest
 
 from scanner.errors import UsageError
 from scanner.findings import Finding, Location, Severity
-from scanner.image import Problem
+from scanner.model import Problem
 from scanner.policy import (
     AllowEntry,
     Baseline,

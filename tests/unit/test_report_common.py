@@ -6,7 +6,7 @@ import secrets
 
 import pytest
 
-from scanner.image import Problem
+from scanner.model import Problem
 from scanner.report import common
 from tests.unit.report_sample import findings_report, plant
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scanner.image import BlobLocation
+from scanner.blob import BlobLocation
 from scanner.sources.spool import SpoolWriter
 
 

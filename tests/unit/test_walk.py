@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from scanner.walk import TRAILING_PATH, Limits, normalise_path, walk_layer
+from scanner.paths import normalise_path
+from scanner.walk import TRAILING_PATH, Limits, walk_layer
 from tests.unit.layerfix import NullVisitor, Recorder, gz, make_layer, sha, tar_bytes, zst
 
 FAKE_TOKEN = b"ghp_" + b"FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKE"
