@@ -69,7 +69,7 @@ class ScanCache:
             return None
         if outcome is None:
             return None
-        if verify and not _blob_matches(layer):
+        if verify and not _blob_matches(layer, outcome):
             return None
         return outcome
 
@@ -116,10 +116,15 @@ class ScanCache:
         self._store("images", image.id, entry)
 
 
-def _blob_matches(layer: Layer) -> bool:
+def _blob_matches(layer: Layer, outcome: LayerOutcome) -> bool:
     """Hash the stored blob (cheaper than scanning it) and compare with the digest that names it."""
     if layer.blob is None:
         return False
+    trusted = layer.blob.trusted_digest
+    if trusted is not None:
+        # The source enforces this digest when read (a registry blob): no download, but the entry must
+        # have been computed on exactly these stored bytes.
+        return trusted == layer.digest and outcome.summary.blob_digest == trusted
     expected = layer.digest if layer.digest_is_compressed else layer.diff_id
     if not expected:
         return False

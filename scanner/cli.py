@@ -27,8 +27,9 @@ Exit codes:
 \b
 IMAGE is a daemon image name (my-app:latest), a path to a `docker save` or
 OCI archive (optionally gzip/zstd/xz compressed), an OCI layout directory,
-or an explicit transport: docker:NAME, docker-archive:PATH[:NAME],
-oci-archive:PATH, oci:DIR.
+or an explicit transport: docker-daemon:NAME, docker://HOST/REPO:TAG (a
+registry, no daemon needed), docker-archive:PATH[:NAME], oci-archive:PATH,
+oci:DIR.
 
 \b
 Several outputs from one scan: --format/-o pick the main output (stdout by
@@ -108,6 +109,26 @@ FORMATS = ("text", "json", "sarif", "junit", "markdown", "html")
 @click.option(
     "--progress/--no-progress", default=None, help="Progress bar on stderr (default: when a terminal)."
 )
+# -- registry (docker://) options, skopeo's names ----------------------------------------------------
+@click.option(
+    "--creds",
+    metavar="USER[:PASS]",
+    help="Registry credentials; with USER alone the password comes from $IMGSCAN_REGISTRY_PASSWORD or stdin.",
+)
+@click.option(
+    "--tls-verify",
+    type=click.BOOL,
+    default=True,
+    show_default=True,
+    help="Verify the registry's TLS certificate; false also allows plain HTTP.",
+)
+@click.option(
+    "--cert-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory of CA (*.crt) and client (*.cert, *.key) certificates for the registry.",
+)
+@click.option("--ca", type=click.Path(dir_okay=False, path_type=Path), help="CA bundle for the registry.")
+# -- end of registry options ---------------------------------------------------------------------------
 @click.version_option(__version__, "--version", prog_name="imgscan")
 def command(
     image: str | None,
@@ -126,6 +147,10 @@ def command(
     quiet: bool,
     color: bool | None,
     progress: bool | None,
+    creds: str | None,
+    tls_verify: bool,
+    cert_dir: Path | None,
+    ca: Path | None,
 ) -> None:
     """Scan IMAGE's every layer, config, history and attestation for secrets that landed in it."""
     if not image:
@@ -139,6 +164,7 @@ def command(
     from scanner.image import Platform
     from scanner.report import render, render_quiet
     from scanner.scan import ScanOptions, run_scan, today
+    from scanner.sources.registry import RegistryOptions, parse_creds
 
     config = policy.load_config(Path.cwd(), config_path)
     fail_on = Severity.parse(fail_on_opt) if fail_on_opt else config.fail_on
@@ -161,6 +187,7 @@ def command(
         limits=limits,
         jobs=jobs,
         cache_dir=cache,
+        registry=RegistryOptions(parse_creds(creds) if creds else None, tls_verify, cert_dir, ca),
     )
     show_progress = progress if progress is not None else (sys.stderr.isatty() and not quiet)
     report = run_scan(options, _progress_bar() if show_progress else None)

@@ -25,6 +25,7 @@ from scanner.walk import Limits
 
 if TYPE_CHECKING:
     from scanner.cache import ScanCache
+    from scanner.sources.registry import RegistryOptions
 
 ProgressFn = Callable[[int, int, int], None]  # (layers done, layers total, bytes done)
 
@@ -38,6 +39,7 @@ class ScanOptions:
     limits: Limits = field(default_factory=Limits)
     jobs: int = 0  # 0: one worker process per core, at most 2 layers at once per core
     cache_dir: Path | None = None  # None: no layer cache
+    registry: RegistryOptions | None = None  # docker:// credentials and TLS
 
 
 def run_scan(options: ScanOptions, progress: ProgressFn | None = None) -> ScanReport:
@@ -68,7 +70,9 @@ def run_scan(options: ScanOptions, progress: ProgressFn | None = None) -> ScanRe
                 early = parallel.EarlyScans(workers, jobs, detectors, limits) if workers and name else None
                 hook = early.submit if early is not None else None
                 try:
-                    images = open_images(options.reference, Path(tmp), options.platform, hook)
+                    images = open_images(
+                        options.reference, Path(tmp), options.platform, hook, options.registry
+                    )
                     if early is not None:
                         early.finish()
                     outcomes = _scan_all_layers(

@@ -12,12 +12,15 @@ from scanner.image import Image, Platform
 from scanner.sources.archive import open_archive
 from scanner.sources.daemon import open_daemon
 from scanner.sources.layout import open_layout
+from scanner.sources.registry import RegistryOptions, is_registry_reference, open_registry
 
 ARCHIVE_SUFFIXES = (".tar", ".tgz", ".tar.gz", ".tar.zst", ".tar.xz")
 
 
 def daemon_name(ref: str) -> str | None:
     """The daemon image name `ref` stands for, or None when it names a file, a directory or a transport."""
+    if is_registry_reference(ref):
+        return None
     transport, _, rest = ref.partition(":")
     if transport in ("docker", "docker-daemon") and rest:
         return rest
@@ -33,11 +36,16 @@ def open_images(
     tmpdir: Path,
     platform: Platform | None = None,
     on_blob: Callable[[BlobLocation], None] | None = None,
+    registry: RegistryOptions | None = None,
 ) -> list[Image]:
     """Every image `ref` names (one per platform unless `platform` picks); writes only into `tmpdir`.
 
     For a daemon image, `on_blob` hears of each layer-like blob while the save stream is still arriving.
     """
+    if is_registry_reference(ref):
+        return select_images(
+            open_registry(ref, tmpdir, registry or RegistryOptions()), ref, platform=platform
+        )
     transport, _, rest = ref.partition(":")
     if transport in ("docker", "docker-daemon") and rest:
         return select_images(open_daemon(rest, tmpdir, on_blob), rest, platform=platform)

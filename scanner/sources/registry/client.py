@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import re
 import time
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import certifi
 import requests
+import urllib3
 
 from scanner import __version__
 from scanner.errors import SourceError, UsageError
@@ -35,7 +37,11 @@ class RegistryClient:
         self.session = requests.Session()
         # Stored bytes are hashed against their digest: no transparent decoding of what is sent.
         self.session.headers.update({"User-Agent": f"imgscan/{__version__}", "Accept-Encoding": "identity"})
-        self.session.verify, self.session.cert = _tls_settings(ref, options, workdir)
+        # Passed with every request: a session-level `verify` loses to $REQUESTS_CA_BUNDLE.
+        self.verify, self.session.cert = _tls_settings(ref, options, workdir)
+        if not options.tls_verify:
+            # The user asked for it by name (--tls-verify=false); one warning per request is noise.
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         self.base = ""
         self._authorization: str | None = None
 
@@ -59,6 +65,8 @@ class RegistryClient:
             if response.status_code == 200:
                 self.base = base
                 return
+            if first_error is not None:
+                break  # plain HTTP to a TLS port: the HTTPS failure is the one that explains
             raise SourceError(f"{self.ref.host} answers HTTP {response.status_code} at /v2/: not a registry")
         raise SourceError(f"cannot reach registry {self.ref.host}: {_describe(first_error)}")
 
@@ -151,6 +159,7 @@ class RegistryClient:
                     stream=stream,
                     headers=headers,
                     timeout=self.options.timeout_seconds,
+                    verify=self.verify,
                     **kwargs,
                 )
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
@@ -198,11 +207,20 @@ def _retry_after(response: requests.Response) -> float | None:
 
 
 def _describe(exc: Exception | None) -> str:
-    """A connection error in one line, without the URL's query (a token service's parameters)."""
+    """A connection error in one line: its root cause, never a URL (a token service's query)."""
     if exc is None:
         return "no answer"
     text = " ".join(str(exc).split())
-    return re.sub(r"\?[^ )'\"]*", "", text)[:300]
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "its TLS certificate is not trusted (give --ca or --cert-dir, or --tls-verify=false)"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS handshake failed"
+    cause = re.search(r"\[Errno -?\d+\] [^'\")]*", text)
+    if cause:
+        return cause.group(0)
+    if isinstance(exc, requests.exceptions.Timeout):
+        return "timed out"
+    return type(exc).__name__
 
 
 def _tls_settings(
@@ -235,7 +253,8 @@ def _tls_settings(
     bundle = workdir / "registry-ca.pem"
     try:
         # Like Docker: the private CAs are added to the system's, not used instead of them.
-        parts = [Path(certifi.where()).read_bytes(), *(ca.read_bytes() for ca in cas)]
+        system = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE") or certifi.where()
+        parts = [Path(system).read_bytes(), *(ca.read_bytes() for ca in cas)]
     except OSError as exc:
         raise UsageError(f"cannot read a CA certificate: {exc.strerror}") from None
     bundle.write_bytes(b"\n".join(parts))

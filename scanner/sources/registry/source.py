@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scanner.blob import BlobLocation
 from scanner.errors import FormatError, SourceError
 from scanner.formats import (
     INDEX_TYPES,
@@ -18,17 +20,38 @@ from scanner.formats import (
     MT_OCI_INDEX,
     MT_OCI_MANIFEST,
     _OciReader,
+    select_images,
 )
-from scanner.image import BlobLocation, Image, is_sha256_digest
+from scanner.image import Image, Platform, is_sha256_digest
+from scanner.sources.interface import OnBlob
+from scanner.sources.interface import Reference as SourceReference
 from scanner.sources.registry.blob import RegistryBlob
 from scanner.sources.registry.client import RegistryClient
 from scanner.sources.registry.options import RegistryOptions
-from scanner.sources.registry.reference import Reference, parse_reference
+from scanner.sources.registry.reference import TRANSPORT, Reference, parse_reference
 
 FORMAT = "registry"
 MANIFEST_ACCEPT = ", ".join([MT_OCI_INDEX, MT_DOCKER_LIST, MT_OCI_MANIFEST, MT_DOCKER_MANIFEST])
 _MAX_DOCUMENTS = 512
 _MAX_DEPTH = 4
+
+
+@dataclass(frozen=True)
+class RegistrySource:
+    """The Source for skopeo's `docker://` transport; the location is HOST[:PORT]/REPO[:TAG|@DIGEST]."""
+
+    options: RegistryOptions = field(default_factory=RegistryOptions)
+    transports: tuple[str, ...] = ("docker",)
+
+    def open(
+        self, ref: SourceReference, workdir: Path, platform: Platform | None, on_blob: OnBlob | None
+    ) -> list[Image]:
+        images = open_registry(TRANSPORT + ref.location, workdir, self.options)
+        return select_images(images, ref.text, platform=platform)
+
+    def identity(self, ref: SourceReference) -> str | None:
+        # Layers answered by the cache already cost no download; the image cache keys on config ids.
+        return None
 
 
 def open_registry(ref: str, workdir: Path, options: RegistryOptions) -> list[Image]:
