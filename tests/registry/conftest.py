@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import docker_engine
 from tests.e2e.imgscan_run import REPO_ROOT
+
+__all__ = ["docker_engine"]  # the e2e suite's engine fixture: the daemon comparison needs it
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import stat
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from fixtures.build import ImageSpec, tutorial_insecure, write_image, write_inde
 from scanner.errors import SourceError
 from scanner.image import Platform
 from scanner.sources.registry import RegistryOptions, open_registry
+from tests.e2e import docker_cli
 from tests.e2e.imgscan_run import ScanRun, assert_exit, imgscan
 from tests.registry.conftest import Registries, skopeo_copy
 from tests.registry.faultproxy import FaultProxy
@@ -85,6 +87,23 @@ def test_registry_scan_gives_the_same_report_as_the_archive(pushed: str, archive
         f["rule"] == "credential-file/netrc" and f["status"] == "deleted" for f in from_registry["findings"]
     )
     assert NETRC_PASSWORD not in run.stdout + run.stderr
+
+
+def test_registry_scan_gives_the_same_report_as_the_daemon(
+    docker_engine: None, pushed: str, tmp_path: Path
+) -> None:
+    tag = f"{RUN_ID}/app:1"
+    saved = tmp_path / "docker.tar"
+    write_image(replace(tutorial_insecure(NETRC_PASSWORD, "gzip"), repo_tag=tag), saved, "docker-archive")
+    docker_cli.docker("load", "-q", "-i", str(saved))
+    try:
+        run, from_daemon = scan_json(f"docker-daemon:{tag}")
+    finally:
+        docker_cli.remove_images(tag)
+    assert_exit(run, 1)
+    _, from_registry = scan_json(f"docker://{pushed}")
+    assert comparable(from_registry) == comparable(from_daemon)
+    assert from_registry["image"]["id"] == from_daemon["image"]["id"]
 
 
 def test_by_digest_reads_the_same_image_and_a_wrong_digest_is_an_error(pushed: str) -> None:
