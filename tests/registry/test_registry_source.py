@@ -17,7 +17,9 @@ import pytest
 from fixtures.build import ImageSpec, tutorial_insecure, write_image, write_index
 from scanner.errors import SourceError
 from scanner.image import Platform
+from scanner.sources.interface import Reference
 from scanner.sources.registry import RegistryOptions, open_registry
+from scanner.sources.registry.source import RegistrySource
 from tests.e2e import docker_cli
 from tests.e2e.imgscan_run import ScanRun, assert_exit, imgscan
 from tests.registry.conftest import Registries, skopeo_copy
@@ -299,3 +301,14 @@ def test_bearer_token_challenge_with_and_without_credentials(pushed: str, regist
         proxy.faults.bearer_user, proxy.faults.anonymous_token = None, True
         anonymous = imgscan(f"docker://{proxy.host}/{path}", "--no-cache", "-q")
         assert_exit(anonymous, 1)
+
+
+def test_registry_source_opens_a_parsed_reference(pushed: str, tmp_path: Path) -> None:
+    source = RegistrySource()
+    assert source.transports == ("docker",)
+    ref = Reference(text=f"docker://{pushed}", transport="docker", location=pushed)
+    (image,) = source.open(ref, tmp_path, Platform("linux", "amd64"), None)
+    assert image.format == "registry" and len(image.layers) == 3
+    assert all(layer.blob is not None and layer.blob.trusted_digest == layer.digest for layer in image.layers)
+    with pytest.raises(SourceError, match="platform"):
+        source.open(ref, tmp_path, Platform("linux", "s390x"), None)

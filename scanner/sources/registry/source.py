@@ -23,7 +23,7 @@ from scanner.formats import (
     select_images,
 )
 from scanner.image import Image, Platform, is_sha256_digest
-from scanner.sources.interface import OnBlob
+from scanner.sources.interface import OnBlob, Source
 from scanner.sources.interface import Reference as SourceReference
 from scanner.sources.registry.blob import RegistryBlob
 from scanner.sources.registry.client import RegistryClient
@@ -36,7 +36,7 @@ _MAX_DOCUMENTS = 512
 _MAX_DEPTH = 4
 
 
-@dataclass(frozen=True)
+@dataclass
 class RegistrySource:
     """The Source for skopeo's `docker://` transport; the location is HOST[:PORT]/REPO[:TAG|@DIGEST]."""
 
@@ -52,6 +52,9 @@ class RegistrySource:
     def identity(self, ref: SourceReference) -> str | None:
         # Layers answered by the cache already cost no download; the image cache keys on config ids.
         return None
+
+
+_: type[Source] = RegistrySource
 
 
 def open_registry(ref: str, workdir: Path, options: RegistryOptions) -> list[Image]:
