@@ -9,10 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import docker_engine
+from tests.e2e import docker_cli
 from tests.e2e.imgscan_run import REPO_ROOT
-
-__all__ = ["docker_engine"]  # the e2e suite's engine fixture: the daemon comparison needs it
 
 
 @dataclass(frozen=True)
@@ -47,6 +45,15 @@ def registries() -> Registries:
         user=env["IMGSCAN_REGISTRY_USER"],
         password=Path(env["IMGSCAN_REGISTRY_PASSWORD_FILE"]).read_text().strip(),
     )
+
+
+@pytest.fixture(scope="session")
+def docker_daemon() -> None:
+    """The engine scripts/test set up (scripts/docker-setup); none answering is a failure, never a skip."""
+    try:
+        docker_cli.docker("info", "--format", "{{.ServerVersion}}", timeout=60)
+    except docker_cli.DockerCommandError as exc:
+        pytest.fail(f"no Docker daemon answers (run scripts/docker-setup):\n{exc}", pytrace=False)
 
 
 def skopeo_copy(source: str, dest: str, *extra: str) -> None:

@@ -92,7 +92,7 @@ def test_registry_scan_gives_the_same_report_as_the_archive(pushed: str, archive
 
 
 def test_registry_scan_gives_the_same_report_as_the_daemon(
-    docker_engine: None, pushed: str, tmp_path: Path
+    docker_daemon: None, pushed: str, tmp_path: Path
 ) -> None:
     tag = f"{RUN_ID}/app:1"
     saved = tmp_path / "docker.tar"
