@@ -28,7 +28,7 @@ def summary(report: dict[str, Any], lowest: str, code: str) -> str:
     lines = [
         f"## imgscan {ICONS.get(verdict, '')} {verdict.upper()}",
         "",
-        f"`{cell(image.get('reference'))}` ({cell(image.get('digest') or image.get('id'))}), exit code {code}",
+        f"`{cell(image.get('reference'))}` ({cell(image.get('digest') or image.get('id'))}), exit {code}",
         "",
         cell(report.get("verdict_text", "")),
         "",
