@@ -1,57 +1,86 @@
-"""Command line: parse arguments, wire source, scan, policy and reports, map errors to exit codes."""
+"""Command line: arguments, environment and config file into Settings; run the scan; write the outputs."""
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Mapping
 from dataclasses import fields, replace
 from pathlib import Path
-from typing import Any, cast
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from scanner import __version__
-from scanner.collect import bug_text
 from scanner.errors import ScanError, UsageError
-from scanner.scan import ProgressFn
-from scanner.walk import Limits
 
-EPILOG = """\b
-Exit codes:
-  0  clean: no finding at or above --fail-on, every layer read in full
-  1  findings at or above --fail-on (default: high)
-  2  inconclusive (a layer or blob could not be read in full) or error
-     (no such image, no daemon, bad arguments)
+if TYPE_CHECKING:
+    from scanner.settings import Settings
+    from scanner.sources.registry import RegistryOptions
 
-\b
-IMAGE is a daemon image name (my-app:latest), a path to a `docker save` or
-OCI archive (optionally gzip/zstd/xz compressed), an OCI layout directory,
-or an explicit transport: docker-daemon:NAME, docker://HOST/REPO:TAG (a
-registry, no daemon needed), docker-archive:PATH[:NAME], oci-archive:PATH,
-oci:DIR.
-
-\b
-Several outputs from one scan: --format/-o pick the main output (stdout by
-default); each --report FILE adds one more, its format taken from the
-extension (.json .sarif .xml=junit .md .html .txt) or given as FORMAT:FILE.
-"""
-
-_EXT_FORMATS = {
-    ".json": "json",
-    ".sarif": "sarif",
-    ".xml": "junit",
-    ".md": "markdown",
-    ".markdown": "markdown",
-    ".html": "html",
-    ".htm": "html",
-    ".txt": "text",
-}
+SEVERITIES = ("critical", "high", "medium", "low", "info")
 FORMATS = ("text", "json", "sarif", "junit", "markdown", "html")
 
+EPILOG = """\b
+IMAGE is a daemon image name (my-app:latest, or docker-daemon:my-app:latest),
+a registry image (docker://HOST[:PORT]/REPO:TAG or @sha256:DIGEST), a path to
+a `docker save` or OCI archive (optionally gzip/zstd/xz compressed), an OCI
+layout directory, or an explicit transport: docker-archive:PATH[:NAME],
+oci-archive:PATH, oci:DIR.
 
-@click.command(
-    epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+\b
+Exit codes:
+  0  clean: no finding at or above --fail-on, every layer read in full
+  1  findings at or above --fail-on (default: high); --exit-code changes it
+  2  inconclusive (something could not be read in full) or error (no such
+     image, no daemon, bad arguments); never changed by --exit-code
+
+\b
+Outputs: --format/-o pick the main output (stdout by default); each --report
+FILE adds one more from the same scan, its format taken from the extension
+(.json .sarif .xml=junit .md .html .txt) or given as FORMAT:FILE. --severity
+sets what is shown and exported; the gate stays --fail-on. -q drops only the
+progress bar and extra lines; the chosen format is always written.
+
+\b
+Configuration: --config FILE, else ./.imgscan.toml, else the [tool.imgscan]
+table of ./pyproject.toml (fail-on, disabled-rules, allowlist, limits,
+baseline). Command-line options win over environment variables, which win
+over the config file. Environment: IMGSCAN_FORMAT, IMGSCAN_FAIL_ON,
+IMGSCAN_SEVERITY, IMGSCAN_EXIT_CODE, IMGSCAN_CONFIG, IMGSCAN_BASELINE,
+IMGSCAN_PLATFORM, IMGSCAN_CACHE_DIR, IMGSCAN_NO_CACHE, IMGSCAN_JOBS,
+IMGSCAN_FINGERPRINT_KEY (HMAC key for fingerprints; set it in CI so
+baselines match), NO_COLOR, DOCKER_HOST.
+
+\b
+Other commands: `imgscan rules` lists every rule and what it looks for.
+"""
+
+
+class _ScanByDefault(click.Group):
+    """`imgscan IMAGE ...` is `imgscan scan IMAGE ...`: the scan is the tool; other commands are named."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or args[0] not in (*self.commands, "--version"):
+            args = ["scan", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_ScanByDefault, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="imgscan")
+def cli() -> None:
+    """imgscan: prove that no secret landed in any layer or metadata of a container image."""
+
+
+_SEVERITY = click.Choice(SEVERITIES, case_sensitive=False)
+
+
+@cli.command(
+    "scan",
+    epilog=EPILOG,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.argument("image", required=False)
 @click.option(
@@ -60,10 +89,16 @@ FORMATS = ("text", "json", "sarif", "junit", "markdown", "html")
     multiple=True,
     metavar="id=ID,src=PATH|env=VAR",
     help="A secret used at build time (docker build --secret syntax); prove its value is nowhere "
-    "in the image. Repeatable.",
+    "in the image. Repeatable. An empty or unreadable secret is an error.",
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Main output."
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS, case_sensitive=False),
+    default="text",
+    show_default=True,
+    envvar="IMGSCAN_FORMAT",
+    help="Main output.",
 )
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the main output here."
@@ -73,41 +108,76 @@ FORMATS = ("text", "json", "sarif", "junit", "markdown", "html")
 )
 @click.option(
     "--fail-on",
-    "fail_on_opt",
-    type=click.Choice(["critical", "high", "medium", "low", "info"]),
-    default=None,
+    "fail_on",
+    type=_SEVERITY,
+    envvar="IMGSCAN_FAIL_ON",
     help="Lowest severity that fails the gate (default high, or the config's).",
 )
 @click.option(
+    "--severity",
+    "severity",
+    type=_SEVERITY,
+    envvar="IMGSCAN_SEVERITY",
+    help="Lowest severity shown in full and exported (default: the failing findings in full, the rest "
+    "summarised by rule and count).",
+)
+@click.option(
+    "--exit-code",
+    "exit_code",
+    type=click.IntRange(0, 255),
+    default=1,
+    show_default=True,
+    envvar="IMGSCAN_EXIT_CODE",
+    help="Exit code when findings fail the gate; 0 reports only. Inconclusive always exits 2.",
+)
+@click.option(
     "--platform",
-    "platform_opt",
+    "platform",
     metavar="os/arch[/variant]",
+    envvar="IMGSCAN_PLATFORM",
     help="Scan only this platform of a multi-platform image.",
 )
 @click.option(
     "--baseline",
-    "baseline_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Suppress findings listed here.",
+    envvar="IMGSCAN_BASELINE",
+    help="Suppress the findings listed here.",
 )
 @click.option(
     "--write-baseline",
-    "write_baseline_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write every current finding to this baseline file (then exit as usual).",
-)
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="Config file.")
-@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), help="Layer cache directory.")
-@click.option("--no-cache", is_flag=True, help="Neither read nor write the layer cache.")
-@click.option(
-    "-j", "--jobs", type=click.IntRange(0, 64), default=0, help="Worker processes (0: one per core)."
-)
-@click.option("-q", "--quiet", is_flag=True, help="Print the verdict line only.")
-@click.option(
-    "--color/--no-color", default=None, help="Colour the terminal output (default: when a terminal)."
+    help="Write every current finding to this baseline file, keeping the reasons and expiry dates of "
+    "entries that still match (then exit as usual).",
 )
 @click.option(
-    "--progress/--no-progress", default=None, help="Progress bar on stderr (default: when a terminal)."
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="IMGSCAN_CONFIG",
+    help="Config file (default: ./.imgscan.toml, else ./pyproject.toml [tool.imgscan]).",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="IMGSCAN_CACHE_DIR",
+    help="Result cache directory (default: the user cache dir).",
+)
+@click.option("--no-cache", is_flag=True, envvar="IMGSCAN_NO_CACHE", help="Neither read nor write the cache.")
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(0, 64),
+    default=0,
+    envvar="IMGSCAN_JOBS",
+    help="Worker processes (0: one per core).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no extra lines; the output stays.")
+@click.option(
+    "--color/--no-color",
+    default=None,
+    help="Colour the text output (default: on a terminal, unless NO_COLOR).",
+)
+@click.option(
+    "--progress/--no-progress", default=None, help="Progress on stderr (default: on a terminal, unless -q)."
 )
 # -- registry (docker://) options, skopeo's names ----------------------------------------------------
 @click.option(
@@ -129,166 +199,262 @@ FORMATS = ("text", "json", "sarif", "junit", "markdown", "html")
 )
 @click.option("--ca", type=click.Path(dir_okay=False, path_type=Path), help="CA bundle for the registry.")
 # -- end of registry options ---------------------------------------------------------------------------
-@click.version_option(__version__, "--version", prog_name="imgscan")
-def command(
-    image: str | None,
-    secret_specs: tuple[str, ...],
-    fmt: str,
-    output: Path | None,
-    extra_reports: tuple[str, ...],
-    fail_on_opt: str | None,
-    platform_opt: str | None,
-    baseline_path: Path | None,
-    write_baseline_path: Path | None,
-    config_path: Path | None,
-    cache_dir: Path | None,
-    no_cache: bool,
-    jobs: int,
-    quiet: bool,
-    color: bool | None,
-    progress: bool | None,
-    creds: str | None,
-    tls_verify: bool,
-    cert_dir: Path | None,
-    ca: Path | None,
-) -> None:
+def scan_command(image: str | None, **options: Any) -> None:
     """Scan IMAGE's every layer, config, history and attestation for secrets that landed in it."""
     if not image:
-        raise UsageError("missing IMAGE: a daemon image name, an archive path or an OCI layout directory")
+        raise UsageError("missing IMAGE: a daemon image name, a registry reference, an archive or a layout")
     # Imported here, not at the top: `imgscan --help` and `--version` stay instant.
+    from scanner import cli_output, policy
+    from scanner.scan import run_scan
+
+    settings = build_settings(options)
+    targets = cli_output.targets(options["fmt"], options["output"], options["extra_reports"])
+    cli_output.check_writable([t.path for t in targets] + [options["write_baseline"]])
+    quiet: bool = options["quiet"]
+    progress = options["progress"]
+    show_progress = progress if progress is not None else (sys.stderr.isatty() and not quiet)
+    report = run_scan(image, settings, cli_output.ProgressBar(sys.stderr) if show_progress else None)
+    if options["write_baseline"]:
+        policy.write_baseline(report, options["write_baseline"])
+    secrets = [v for s in settings.known_secrets for v in s.values]
+    cli_output.write_all(report, targets, secrets, _use_color(options["color"], options["output"]))
+    if not quiet:
+        cli_output.chatter(report, targets, secrets)
+    code = policy.exit_code(report.verdict)
+    sys.exit(options["exit_code"] if code == 1 else code)
+
+
+def build_settings(options: dict[str, Any]) -> Settings:
+    """Settings from the options (already merged with IMGSCAN_* variables by click) and the config file."""
     import platformdirs
 
     from scanner import policy
     from scanner.detectors.known import load_known_secrets, parse_secret_spec
     from scanner.findings import Severity
     from scanner.image import Platform
-    from scanner.report import render, render_quiet
-    from scanner.scan import ScanOptions, run_scan, today
+    from scanner.settings import Settings
+    from scanner.walk import Limits
+
+    config = policy.load_config(Path.cwd(), options["config"])
+    known = tuple(load_known_secrets([parse_secret_spec(s) for s in options["secret_specs"]]))
+    for secret in known:
+        if not secret.values:
+            # In CI an unavailable secret arrives as an empty variable: certifying against it proves nothing.
+            raise UsageError(
+                f"secret {secret.id} is empty: nothing to prove absent; check that the secret is available "
+                "to this job"
+            )
+    baseline_path = options["baseline"] or config.baseline
+    cache_dir: Path | None = None
+    if not options["no_cache"]:
+        cache_dir = options["cache_dir"] or Path(platformdirs.user_cache_dir("imgscan"))
+    return Settings(
+        platform=Platform.parse(options["platform"]) if options["platform"] else None,
+        limits=_limits(Limits(), config.limits),
+        known_secrets=known,
+        fail_on=Severity.parse(options["fail_on"]) if options["fail_on"] else config.fail_on,
+        severity=Severity.parse(options["severity"]) if options["severity"] else None,
+        disabled_rules=config.disabled_rules,
+        allowlist=config.allowlist,
+        baseline=policy.load_baseline(baseline_path) if baseline_path else None,
+        jobs=options["jobs"],
+        cache_dir=cache_dir,
+        registry=_registry_options(options),
+    )
+
+
+def _registry_options(options: dict[str, Any]) -> RegistryOptions:
     from scanner.sources.registry import RegistryOptions, parse_creds
 
-    config = policy.load_config(Path.cwd(), config_path)
-    fail_on = Severity.parse(fail_on_opt) if fail_on_opt else config.fail_on
-    extra = [_parse_report_target(r) for r in extra_reports]
-    known = tuple(load_known_secrets([parse_secret_spec(s) for s in secret_specs]))
-    baseline_path = baseline_path or config.baseline
-    base = policy.load_baseline(baseline_path) if baseline_path else None
-    limits = _limits(Limits(), config.limits)
-    if no_cache:
-        cache = None
-    else:
-        cache = cache_dir or Path(
-            os.environ.get("IMGSCAN_CACHE_DIR") or platformdirs.user_cache_dir("imgscan")
-        )
-    options = ScanOptions(
-        reference=image,
-        platform=Platform.parse(platform_opt) if platform_opt else None,
-        known_secrets=known,
-        disabled_rules=config.disabled_rules,
-        limits=limits,
-        jobs=jobs,
-        cache_dir=cache,
-        registry=RegistryOptions(parse_creds(creds) if creds else None, tls_verify, cert_dir, ca),
-    )
-    show_progress = progress if progress is not None else (sys.stderr.isatty() and not quiet)
-    report = run_scan(options, _progress_bar() if show_progress else None)
-    findings, suppressions = policy.apply_policy(report.findings, config, base, today())
-    report = replace(report, findings=findings, suppressions=suppressions, fail_on=fail_on.label)
-    report = replace(report, verdict=policy.verdict(report.findings, report.problems, fail_on))
-    values = [v for s in known for v in s.values]
-
-    if write_baseline_path:
-        policy.write_baseline(report, write_baseline_path)
-    for target_fmt, path in extra:
-        _write(path, _scrub(render(report, target_fmt), values))
-    use_color = color if color is not None else (output is None and sys.stdout.isatty())
-    main = render_quiet(report) if quiet else render(report, fmt, color=use_color and fmt == "text")
-    main = _scrub(main, values)
-    if output is not None:
-        _write(output, main)
-        if not quiet:
-            click.echo(_scrub(render_quiet(report), values))
-    else:
-        click.echo(main, nl=not main.endswith("\n"))
-    sys.exit(policy.exit_code(report.verdict))
+    creds = parse_creds(options["creds"]) if options["creds"] else None
+    return RegistryOptions(creds, options["tls_verify"], options["cert_dir"], options["ca"])
 
 
-def _scrub(text: str, values: list[str]) -> str:
-    """Last line of defence: a known secret value never leaves the process, whatever a renderer did."""
-    from scanner.findings import redact_value
-
-    for value in sorted(set(values), key=len, reverse=True):
-        if len(value) >= 4 and value in text:
-            text = text.replace(value, redact_value(value))
-    return text
+def _use_color(flag: bool | None, output: Path | None) -> bool:
+    """--color and --no-color mean what they say; otherwise colour on a terminal unless NO_COLOR is set."""
+    if flag is not None:
+        return flag
+    return output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
-def _parse_report_target(text: str) -> tuple[str, Path]:
-    fmt, sep, rest = text.partition(":")
-    if sep and fmt in FORMATS and rest:
-        return fmt, Path(rest)
-    path = Path(text)
-    found = _EXT_FORMATS.get(path.suffix.lower())
-    if found is None:
-        raise UsageError(f"--report {text}: cannot tell the format from the extension; write FORMAT:{text}")
-    return found, path
-
-
-def _limits(limits: Limits, overrides: Mapping[str, int]) -> Limits:
+def _limits(limits: Any, overrides: Mapping[str, int]) -> Any:
     names = {f.name for f in fields(limits)} - {"spool_dir"}
     unknown = sorted(set(overrides) - names)
     if unknown:
         raise UsageError(
             f"unknown limit(s) in config: {', '.join(unknown)}; known: {', '.join(sorted(names))}"
         )
-    return replace(limits, **cast(dict[str, Any], overrides))
+    return replace(limits, **dict(overrides))
 
 
-def _write(path: Path, text: str) -> None:
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+@cli.command("rules")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def rules_command(fmt: str) -> None:
+    """List every rule imgscan checks, with its severity and what it looks for."""
+    import json
+
+    from scanner.detectors import DetectorConfig, DetectorSet
+
+    rules = DetectorSet(DetectorConfig()).rules
+    if fmt == "json":
+        rows = [
+            {
+                "id": r.id,
+                "severity": r.severity.label,
+                "category": r.category,
+                "title": r.title,
+                "help": r.help,
+            }
+            for r in rules
+        ]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    width = max(len(r.id) for r in rules)
+    for r in rules:
+        click.echo(f"{r.id:<{width}}  {r.severity.label:<8}  {r.title}")
+    click.echo(f"{len(rules)} rules")
 
 
-def _progress_bar() -> ProgressFn:
-    def show(done: int, total: int, nbytes: int) -> None:
-        width = 30
-        filled = int(width * done / total) if total else width
-        bar = "#" * filled + "-" * (width - filled)
-        end = "\n" if done >= total else ""
-        sys.stderr.write(f"\r[{bar}] layers {done}/{total}  {nbytes / 1e6:,.1f} MB{end}")
+@cli.command("fleet", context_settings={"max_content_width": 100})
+@click.argument("refs", nargs=-1)
+@click.option("--from-file", type=click.File("r"), help="References, one per line (# comments).")
+@click.option("--scheduler", envvar="IMGSCAN_SCHEDULER", help="A Dask scheduler (tcp://HOST:8786).")
+@click.option("--workers", type=click.IntRange(0, 256), default=0, help="Local worker processes (0: cores).")
+@click.option("--store", envvar="IMGSCAN_STORE", help="Shared result store: a path or file:// URL.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Main output file.")
+@click.option(
+    "--report", "extra_reports", multiple=True, metavar="FILE", help="Extra output (.json .html .txt)."
+)
+@click.option("--secret", "secret_specs", multiple=True, metavar="id=ID,src=PATH|env=VAR")
+@click.option("--fail-on", type=_SEVERITY, envvar="IMGSCAN_FAIL_ON")
+@click.option("--severity", type=_SEVERITY, envvar="IMGSCAN_SEVERITY")
+@click.option("--platform", metavar="os/arch[/variant]", envvar="IMGSCAN_PLATFORM")
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), envvar="IMGSCAN_CONFIG")
+@click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path), envvar="IMGSCAN_BASELINE")
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no extra lines.")
+@click.option("--progress/--no-progress", default=None)
+def fleet_command(refs: tuple[str, ...], **options: Any) -> None:
+    """Scan many images on Dask: each unique layer once, results shared through the store."""
+    from scanner import cli_output, policy
+    from scanner.fleet import report as fleet_report
+    from scanner.fleet.run import run_fleet
+
+    references = list(refs)
+    if options["from_file"] is not None:
+        lines = (line.split("#", 1)[0].strip() for line in options["from_file"])
+        references += [line for line in lines if line]
+    if not references:
+        raise UsageError("imgscan fleet: no images given (REF... or --from-file FILE)")
+    store = _store_path(options["store"])
+    options.update(cache_dir=store, no_cache=False, jobs=1)
+    settings = build_settings(options)
+    renderers = {
+        "text": fleet_report.render_text,
+        "json": fleet_report.render_json,
+        "html": fleet_report.render_html,
+    }
+    outputs = [(options["fmt"], options["output"])]
+    for extra in options["extra_reports"]:
+        fmt = {".json": "json", ".html": "html", ".htm": "html", ".txt": "text"}.get(
+            Path(extra).suffix.lower()
+        )
+        if fmt is None:
+            raise UsageError(f"--report {extra}: the fleet writes .json, .html or .txt")
+        outputs.append((fmt, Path(extra)))
+    cli_output.check_writable([path for _, path in outputs])
+    show = (
+        options["progress"]
+        if options["progress"] is not None
+        else (sys.stderr.isatty() and not options["quiet"])
+    )
+    result = run_fleet(
+        references, settings, options["scheduler"], options["workers"], _FleetProgressLine() if show else None
+    )
+    secrets = [v for s in settings.known_secrets for v in s.values]
+    for fmt, path in outputs:
+        text = cli_output.scrub(renderers[fmt](result), secrets)
+        if path is None:
+            click.echo(text, nl=False)
+        else:
+            path.write_text(text, encoding="utf-8")
+    sys.exit(policy.exit_code(fleet_report.fleet_verdict(result)))
+
+
+def _store_path(url: str | None) -> Path:
+    import platformdirs
+
+    if not url:
+        return Path(platformdirs.user_cache_dir("imgscan"))
+    if "://" in url and not url.startswith("file://"):
+        raise UsageError(f"--store {url}: only a path or a file:// URL (a shared filesystem) is supported")
+    return Path(url.removeprefix("file://"))
+
+
+class _FleetProgressLine:
+    """Images resolved, unique layers done, bytes and an ETA, on one terminal line."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self._started = self._clock()
+
+    def __call__(self, p: Any) -> None:
+        elapsed = self._clock() - self._started
+        frac = p.bytes_done / p.bytes_total if p.bytes_total else 0.0
+        eta = f"  ETA {int(elapsed / frac - elapsed)} s" if 0 < frac < 1 and elapsed > 1 else ""
+        line = (
+            f"images {p.images}  layers {p.layers_done}/{p.layers_total}  {p.bytes_done / 1e6:,.1f} MB{eta}"
+        )
+        sys.stderr.write("\r" + line.ljust(90) + ("\n" if p.layers_done >= p.layers_total else ""))
         sys.stderr.flush()
 
-    return show
+
+class _Terminated(BaseException):
+    """SIGTERM (a CI job's timeout): unwind like Ctrl-C so every temporary file is removed."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    if os.getpid() != _MAIN_PID:
+        os._exit(128 + signum)  # a forked worker: its parent cleans up
+    raise _Terminated
+
+
+_MAIN_PID = os.getpid()
 
 
 def main() -> None:
-    """Entry point: every ScanError becomes one line on stderr and exit 2; no traceback reaches a user."""
+    """Entry point: every error is one line on stderr and exit 2; no traceback, no secret, reaches a user."""
+    global _MAIN_PID
+    _MAIN_PID = os.getpid()
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        command.main(standalone_mode=False)
+        cli.main(standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        click.echo(f"imgscan: error: {exc.format_message()}", err=True)
-        sys.exit(2)
-    except click.exceptions.Abort:
-        click.echo("imgscan: interrupted", err=True)
-        sys.exit(2)
+        _fail(f"imgscan: error: {exc.format_message()}")
+    except (click.exceptions.Abort, KeyboardInterrupt, _Terminated):
+        _fail("imgscan: interrupted; nothing was certified")
     except ScanError as exc:
-        click.echo(f"imgscan: error: {_one_line(str(exc))}", err=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        click.echo("imgscan: interrupted", err=True)
-        sys.exit(2)
+        _fail(f"imgscan: error: {exc}")
     except Exception as exc:  # a bug: still one line and exit 2, never a traceback or a "clean"
-        click.echo(f"imgscan: internal error: {_one_line(bug_text(exc))}", err=True)
+        from scanner.collect import bug_text
+
         if os.environ.get("IMGSCAN_DEBUG"):
             raise
-        sys.exit(2)
+        _fail(f"imgscan: internal error: {bug_text(exc)}")
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+def _fail(message: str) -> None:
+    """One line on stderr, exit 2. Messages may quote arguments: a --secret's parts never leave in full."""
+    from scanner.cli_output import scrub_argv_secrets
+
+    click.echo(scrub_argv_secrets(" ".join(message.split()), sys.argv[1:]), err=True)
+    sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from scanner.detectors import DetectorSet
 from scanner.detectors.base import Content, RawMatch
 from scanner.findings import MASK, Location, finding_fingerprint, redact_text, redact_value
 from scanner.image import Layer
-from scanner.model import Hit, LayerOutcome, LayerSummary, Problem
+from scanner.model import Hit, LayerOutcome, LayerSummary, Owner, Problem
 from scanner.walk import Limits, Member, Visitor, archive_kind, walk_layer
 
 
@@ -57,7 +57,7 @@ class Collector:
         self.detectors = detectors
         self.layer_index = layer_index
         self.hits: list[Hit] = []
-        self.packaged: dict[str, tuple[str, str, str]] = {}
+        self.packaged: dict[str, Owner] = {}
         self._file: tuple[str, str | None] | None = None
         self._lines_before = 0
         self._prev: Content | None = None
@@ -130,6 +130,7 @@ class Collector:
                 known_secret_id=m.known_secret_id,
                 file_md5=digests[0],
                 file_sha256=digests[1],
+                public_test_key=packages.is_public_test_key(m.rule, m.secret),
             )
         )
 
@@ -178,6 +179,3 @@ def excerpt_around(data: bytes, match: RawMatch, others: list[RawMatch]) -> str:
 def _printable(raw: bytes) -> str:
     text = raw.decode("utf-8", "replace")
     return "".join(ch if ch.isprintable() and ch != "\ufffd" else "." for ch in text)
-
-
-# --- the scan ------------------------------------------------------------------------------------

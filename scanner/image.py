@@ -1,4 +1,4 @@
-"""The image model every source produces: Image, Layer, HistoryEntry, Platform, BlobLocation."""
+"""The image model every source produces: Image, Layer (opens its own bytes), HistoryEntry, Platform."""
 
 from __future__ import annotations
 
@@ -75,6 +75,13 @@ class Layer:
             raise LayerError("layer blob is missing from the image source")
         return self.blob.open()
 
+    def open_tar(self) -> BinaryIO:
+        """The layer's tar stream, decompressed by the magic bytes it starts with (gzip, zstd or none)."""
+        # Imported here: decompress takes the magic numbers from this module.
+        from scanner.decompress import decompressing_reader
+
+        return decompressing_reader(self.open_blob())[0]
+
 
 @dataclass(frozen=True)
 class MetadataDocument:
@@ -83,6 +90,7 @@ class MetadataDocument:
     area: str  # "config", "manifest", "index", "attestation", "legacy-json", "buildinfo"
     where: str  # human label, e.g. "attestation sha256:ab12.. (https://slsa.dev/provenance/v0.2)"
     data: Any
+    raw: bytes = b""  # the document's bytes as stored: what the parsed `data` may not show (duplicate keys)
 
 
 @dataclass
@@ -107,46 +115,3 @@ _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 def is_sha256_digest(value: object) -> bool:
     return isinstance(value, str) and bool(_DIGEST.match(value))
-
-
-def map_history(history_json: Any, layer_count: int) -> tuple[tuple[HistoryEntry, ...], list[Problem]]:
-    """Give each non-empty history row the next layer, in order; report (never crash on) a mismatch."""
-    problems: list[Problem] = []
-    entries: list[HistoryEntry] = []
-    rows = history_json if isinstance(history_json, list) else []
-    next_layer = 0
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict):
-            problems.append(Problem(f"config.history[{i}]", "history row is not an object", False))
-            row = {}
-        empty = bool(row.get("empty_layer", False))
-        layer_index: int | None = None
-        if not empty:
-            if next_layer < layer_count:
-                layer_index = next_layer
-            next_layer += 1
-        entries.append(
-            HistoryEntry(
-                index=i,
-                created_by=str(row.get("created_by", "")),
-                empty_layer=empty,
-                layer_index=layer_index,
-                created=_str_or_none(row.get("created")),
-                author=_str_or_none(row.get("author")),
-                comment=_str_or_none(row.get("comment")),
-            )
-        )
-    if rows and next_layer != layer_count:
-        problems.append(
-            Problem(
-                "config.history",
-                f"history names {next_layer} non-empty rows for {layer_count} layers; "
-                "layer-to-history mapping may be off",
-                False,
-            )
-        )
-    return tuple(entries), problems
-
-
-def _str_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) else None

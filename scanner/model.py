@@ -47,6 +47,16 @@ def path_hash(path: str) -> int:
 
 
 @dataclass(frozen=True)
+class Owner:
+    """Who installed a file, by a manifest inside the image (dpkg md5sums, conffiles, Python RECORD)."""
+
+    algorithm: str  # "md5" | "sha256" | "" (listed without a digest, e.g. pip's compiled .pyc)
+    digest: str
+    package: str  # e.g. "Debian package libssl3", "Python package requests-2.32.3"
+    third_party: bool = True  # False: a local or VCS install (direct_url.json), the application's own
+
+
+@dataclass(frozen=True)
 class Hit:
     """A detector match made safe to carry: located, redacted and fingerprinted, no secret inside."""
 
@@ -61,14 +71,15 @@ class Hit:
     known_secret_id: str | None
     file_md5: str | None = None
     file_sha256: str | None = None
+    public_test_key: bool = False  # a private key or token in imgscan's shipped list of published test keys
 
 
 @dataclass
 class LayerOutcome:
     summary: LayerSummary
     hits: list[Hit]
-    # in-image path -> (algorithm, digest, package) from dpkg md5sums and Python RECORD files in this layer
-    packaged: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    # in-image path -> who installed it, from dpkg md5sums and Python RECORD files in this layer
+    packaged: dict[str, Owner] = field(default_factory=dict)
     cached: bool = False
 
 

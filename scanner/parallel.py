@@ -11,12 +11,12 @@ from scanner.collect import Collector, bug_text, walk_safely
 from scanner.detectors import DetectorConfig, DetectorSet
 from scanner.detectors.base import Content
 from scanner.image import Layer
-from scanner.model import Hit, LayerOutcome, Problem
+from scanner.model import Hit, LayerOutcome, Owner, Problem
 from scanner.walk import Limits, Member, verify
 
 # One walk event: a member, or a window of its content.
 Event = tuple[Member, Content | None]
-BatchResult = tuple[list[Hit], dict[str, tuple[str, str, str]]]
+BatchResult = tuple[list[Hit], dict[str, Owner]]
 
 _BATCH_BYTES = 2 << 20  # per hand-over: big enough to amortise pickling, small enough to keep both busy
 _INLINE_BYTES = 8 << 20  # a file (with its nested entries) past this is scanned here, not buffered
@@ -127,7 +127,7 @@ class Dispatcher:
         self.in_flight = in_flight
         self.pending: deque[Future[BatchResult]] = deque()
         self.hits: list[Hit] = []
-        self.packaged: dict[str, tuple[str, str, str]] = {}
+        self.packaged: dict[str, Owner] = {}
         self.problems: list[Problem] = []
         self._batch: list[Event] = []
         self._batch_bytes = 0

@@ -25,3 +25,19 @@ def _printable(name: str) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw.decode("utf-8", "backslashreplace")
+
+
+def runtime_path(name: str) -> str:
+    """The path a runtime unpacks `name` to: normalised, ".." resolved, clamped at the root (as Go's
+    filepath.Join("/", name) cleans it), so `usr/share/doc/../../../root/x` is `root/x`."""
+    name, escapes = normalise_path(name)
+    if not escapes and ".." not in name.split("/"):
+        return name
+    parts: list[str] = []
+    for part in name.split("/"):
+        if part == "..":
+            if parts:
+                parts.pop()
+        elif part:
+            parts.append(part)
+    return "/".join(parts)

@@ -12,11 +12,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from scanner.errors import UsageError
-from scanner.findings import Finding, Severity
+from scanner.findings import Finding, Severity, keyed_fingerprint
 from scanner.model import Problem
+from scanner.paths import runtime_path
 from scanner.result import VERDICT_CLEAN, VERDICT_FINDINGS, VERDICT_INCONCLUSIVE, ScanReport
 
 CONFIG_FILE = ".imgscan.toml"
@@ -64,9 +65,11 @@ class BaselineEntry:
 
 @dataclass(frozen=True)
 class Baseline:
-    """Accepted findings, matched by fingerprint."""
+    """Accepted findings, matched by fingerprint; `key_id` names the fingerprint key they were made with."""
 
     entries: tuple[BaselineEntry, ...] = ()
+    key_id: str | None = None  # None: written before key ids were recorded
+    source: str = ""  # the file it was read from, for warnings
 
     def get(self, fingerprint: str) -> BaselineEntry | None:
         for entry in self.entries:
@@ -80,9 +83,10 @@ def finding_places(finding: Finding) -> list[str]:
     `<kind>:<key>` (e.g. `config:Env.TOKEN`, `history:build-arg:TOKEN`) for metadata."""
     loc = finding.location
     if loc.kind == "layer" and loc.path is not None:
-        places = [loc.path]
+        path = runtime_path(loc.path)  # as the runtime unpacks it: `..` can never reach an allowed tree
+        places = [path]
         if loc.inner_path:
-            places.append(f"{loc.path}!{loc.inner_path}")
+            places.append(f"{path}!{loc.inner_path}")
         return places
     return [f"{loc.kind}:{loc.key or ''}"]
 
@@ -196,22 +200,37 @@ def _parse_allow_entry(item: Any, i: int, path: Path) -> AllowEntry:
 # --- baseline -------------------------------------------------------------------
 
 
+def baseline_key_id() -> str:
+    """Names this run's fingerprint key in a baseline without revealing it (a keyed hash of a constant)."""
+    return keyed_fingerprint("baseline-key-id")[:16]
+
+
 def write_baseline(report: ScanReport, path: Path, reason: str = "accepted in baseline") -> int:
-    """Write every finding of `report` as an accepted entry (one per fingerprint); returns the entry count."""
+    """Write every finding of `report` as an accepted entry (one per fingerprint); returns the entry count.
+
+    Onto an existing baseline made with the same key, entries that still match keep their hand-written
+    reason and expiry date; entries that no longer match are dropped."""
+    kept: dict[str, BaselineEntry] = {}
+    if path.exists():
+        old = load_baseline(path)
+        if old.key_id in (None, baseline_key_id()):
+            kept = {e.fingerprint: e for e in old.entries}
     entries: dict[str, dict[str, Any]] = {}
     for f in report.findings:
+        previous = kept.get(f.fingerprint)
         entries.setdefault(
             f.fingerprint,
             {
                 "fingerprint": f.fingerprint,
                 "rule": f.rule,
                 "where": f.location.describe(),
-                "reason": reason,
-                "expires": None,
+                "reason": previous.reason if previous else reason,
+                "expires": previous.expires.isoformat() if previous and previous.expires else None,
             },
         )
     ordered = sorted(entries.values(), key=lambda e: (e["where"], e["rule"], e["fingerprint"]))
-    text = json.dumps({"schema": BASELINE_SCHEMA, "entries": ordered}, indent=2) + "\n"
+    doc = {"schema": BASELINE_SCHEMA, "key_id": baseline_key_id(), "entries": ordered}
+    text = json.dumps(doc, indent=2) + "\n"
     # Write beside the target and rename, so an interrupted run never leaves half a baseline.
     directory = path.parent if str(path.parent) else Path(".")
     try:
@@ -237,7 +256,27 @@ def load_baseline(path: Path) -> Baseline:
     raw_entries = data.get("entries")
     if not isinstance(raw_entries, list):
         raise UsageError(f'baseline {path}: "entries" must be a list')
-    return Baseline(tuple(_parse_baseline_entry(e, i, path) for i, e in enumerate(raw_entries)))
+    key_id = data.get("key_id")
+    if key_id is not None and not isinstance(key_id, str):
+        raise UsageError(f'baseline {path}: "key_id" must be a string')
+    entries = tuple(_parse_baseline_entry(e, i, path) for i, e in enumerate(raw_entries))
+    return Baseline(entries, key_id, str(path))
+
+
+def baseline_warnings(baseline: Baseline | None, findings: Iterable[Finding]) -> list[str]:
+    """Say why a baseline suppressed nothing: another fingerprint key, or no entry matched a finding."""
+    if baseline is None or not baseline.entries:
+        return []
+    name = f"baseline {baseline.source}" if baseline.source else "the baseline"
+    if baseline.key_id is not None and baseline.key_id != baseline_key_id():
+        return [
+            f"{name} was written with another fingerprint key: none of its entries can match; set "
+            "IMGSCAN_FINGERPRINT_KEY to the key it was written with"
+        ]
+    wanted = {e.fingerprint for e in baseline.entries}
+    if not any(f.fingerprint in wanted for f in findings):
+        return [f"none of the {len(wanted)} entries of {name} matched a finding of this scan"]
+    return []
 
 
 def _parse_baseline_entry(raw: Any, i: int, path: Path) -> BaselineEntry:
@@ -263,8 +302,18 @@ def _parse_baseline_entry(raw: Any, i: int, path: Path) -> BaselineEntry:
 # --- applying it ----------------------------------------------------------------
 
 
+class PolicyRules(Protocol):
+    """What suppresses a finding by rule or place: a Config, or the Settings built from one."""
+
+    @property
+    def disabled_rules(self) -> frozenset[str]: ...
+
+    @property
+    def allowlist(self) -> tuple[AllowEntry, ...]: ...
+
+
 def apply_policy(
-    findings: Iterable[Finding], config: Config, baseline: Baseline | None, today: date
+    findings: Iterable[Finding], config: PolicyRules, baseline: Baseline | None, today: date
 ) -> tuple[list[Finding], list[str]]:
     """Mark suppressed findings (disabled rule, allowlist, unexpired baseline entry); say why, line by line.
 

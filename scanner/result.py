@@ -66,3 +66,7 @@ class ScanReport:
     scanned_at: str  # ISO 8601 UTC
     duration_s: float = 0.0
     suppressions: list[str] = field(default_factory=list)  # human lines: what was suppressed and why
+    # Display threshold (--severity): findings at or above it are shown in full and exported; "" is the
+    # default (text shows what fails the gate, machine formats carry every finding). The gate is fail_on.
+    severity: str = ""
+    warnings: list[str] = field(default_factory=list)  # report-level warnings for the user

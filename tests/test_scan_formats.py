@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.build import FORMATS, BuiltImage, tutorial_insecure, write_image, write_index
+from fixtures.build import FORMATS, BuiltImage, tutorial_insecure, tutorial_secure, write_image, write_index
 from scanner.image import Platform
-from scanner.scan import ScanOptions, run_scan
+from scanner.scan import run_scan
+from scanner.settings import Settings
 
 PASSWORD = "fixture-pw-" + "q7Zt0"  # fake; built at test time into the image
 
@@ -63,7 +64,7 @@ def test_layer_and_outer_compression_do_not_change_the_result(
 
     target = tmp_path / "image.tar"
     built = write_image(tutorial_insecure(PASSWORD, layer_compression), target, "docker25-archive", outer)
-    report = run_scan(ScanOptions(reference=str(target), jobs=1))
+    report = run_scan(str(target), Settings(jobs=1))
     _expected_lineage(json.loads(render(report)), built)
 
 
@@ -76,7 +77,7 @@ def test_multi_platform_index_scans_every_platform_and_its_attestation(tmp_path:
     arm = replace(tutorial_insecure(PASSWORD), platform=Platform("linux", "arm64", "v8"))
     target = tmp_path / "index.tar"
     built = write_index([amd, arm], target, "oci-archive", attestation=True)
-    report = run_scan(ScanOptions(reference=str(target), jobs=2))
+    report = run_scan(str(target), Settings(jobs=2))
     doc = json.loads(render(report))
     assert sorted(i["platform"] for i in doc["images"]) == ["linux/amd64", "linux/arm64/v8"]
     assert "attestations" in doc["metadata_scanned"]
@@ -84,5 +85,47 @@ def test_multi_platform_index_scans_every_platform_and_its_attestation(tmp_path:
     assert sorted(f["location"]["image"] for f in netrc) == [0, 1]
     assert {layer["diff_id"] for layer in doc["layers"]} == set(built[0].diff_ids) | set(built[1].diff_ids)
 
-    only_arm = run_scan(ScanOptions(reference=str(target), platform=Platform.parse("linux/arm64"), jobs=1))
+    only_arm = run_scan(str(target), Settings(platform=Platform.parse("linux/arm64"), jobs=1))
     assert [i.platform for i in only_arm.images] == ["linux/arm64/v8"]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "scanner.cli", *args, "--format", "json", "--no-cache"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_an_image_only_manifest_json_names_is_scanned_end_to_end(tmp_path: Path) -> None:
+    from fixtures.broken import rewrite_members
+    from fixtures.build import canonical_json, write_images
+    from scanner.sources.archive import TarStore
+
+    good, hidden = tmp_path / "good.tar", tmp_path / "hidden.tar"
+    clean, leaky = write_images([tutorial_secure(), tutorial_insecure(PASSWORD)], good, "docker25-archive")
+    loc = TarStore(good, "good").locate("index.json")
+    assert loc is not None
+    with loc.open() as f:
+        index = json.loads(f.read())
+    # index.json shows only the clean image; docker load would still load the leaky one from manifest.json.
+    index["manifests"] = [d for d in index["manifests"] if d["digest"] != leaky.manifest_digest]
+    rewrite_members(good, hidden, {"index.json": canonical_json(index)})
+
+    proc = _cli(str(hidden))
+
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert {i["id"] for i in doc["images"]} == {clean.config_digest, leaky.config_digest}
+    assert _netrc_findings(doc)
+    assert any("index.json does not" in p["what"] for p in doc["problems"])
+    assert PASSWORD not in proc.stdout + proc.stderr
+
+
+def test_a_registry_reference_is_not_the_daemon_and_fails_in_one_line() -> None:
+    proc = _cli("docker://127.0.0.1:9/app:1")  # loopback, nothing listening: never leaves the machine
+
+    assert proc.returncode == 2
+    assert "registry" in proc.stderr and "no such image" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

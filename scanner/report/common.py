@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-from scanner.findings import Finding, Location, Severity, redact_value
+from scanner.errors import UsageError
+from scanner.findings import Finding, Severity, redact_value
 from scanner.model import Problem
 from scanner.result import VERDICT_CLEAN, VERDICT_FINDINGS, VERDICT_INCONCLUSIVE, LayerReport, ScanReport
 
@@ -28,6 +29,57 @@ def gating(report: ScanReport) -> list[Finding]:
 
 def is_gating(report: ScanReport, finding: Finding) -> bool:
     return finding.suppressed is None and finding.severity >= fail_on(report)
+
+
+def display_threshold(report: ScanReport) -> Severity | None:
+    """The `--severity` display threshold, or None for the default (show what fails the gate)."""
+    if not report.severity:
+        return None
+    try:
+        return Severity.parse(report.severity)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def shown(report: ScanReport) -> list[Finding]:
+    """Findings shown in full, ordered: what fails the gate always, and what is at or above --severity."""
+    threshold = display_threshold(report)
+    return ordered_findings(
+        f
+        for f in report.findings
+        if is_gating(report, f) or (threshold is not None and f.severity >= threshold)
+    )
+
+
+def exported(report: ScanReport) -> list[Finding]:
+    """Findings a machine format (SARIF, JUnit) carries: every one by default, else what is shown."""
+    return ordered_findings(report.findings) if display_threshold(report) is None else shown(report)
+
+
+@dataclass(frozen=True)
+class RuleCount:
+    """Findings of one rule and severity that are not shown in full: how many, how many suppressed."""
+
+    rule: str
+    title: str
+    severity: Severity
+    count: int
+    suppressed: int
+
+
+def summarised(report: ScanReport) -> list[RuleCount]:
+    """The findings `shown` leaves out, counted by rule and severity, highest severity first."""
+    full = {id(f) for f in shown(report)}
+    counts: dict[tuple[str, Severity], RuleCount] = {}
+    for f in report.findings:
+        if id(f) in full:
+            continue
+        key = (f.rule, f.severity)
+        was = counts.get(key, RuleCount(f.rule, f.title, f.severity, 0, 0))
+        counts[key] = replace(
+            was, count=was.count + 1, suppressed=was.suppressed + (f.suppressed is not None)
+        )
+    return sorted(counts.values(), key=lambda c: (-int(c.severity), c.rule))
 
 
 def ordered_findings(findings: Iterable[Finding]) -> list[Finding]:
@@ -60,72 +112,6 @@ def find_layer(report: ScanReport, image_index: int, index: int | None) -> Layer
         if layer.image_index == image_index and layer.index == index:
             return layer
     return None
-
-
-# --- safe text -------------------------------------------------------------------
-
-# C0/C1 controls (an ESC in a file name could drive the reader's terminal; most are invalid in XML) and lone
-# surrogates (from undecodable bytes; they cannot be written as UTF-8). Tab and newline stay.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
-
-
-def _escape_char(m: re.Match[str]) -> str:
-    code = ord(m.group())
-    return "\ufffd" if code >= 0xD800 else f"\\x{code:02x}"
-
-
-def safe(text: str) -> str:
-    """Text from the image, made printable: control characters as `\\xNN`, lone surrogates as U+FFFD."""
-    return _UNSAFE.sub(_escape_char, text)
-
-
-def _safe_opt(text: str | None) -> str | None:
-    return None if text is None else safe(text)
-
-
-def _safe_problem(p: Problem) -> Problem:
-    return replace(p, where=safe(p.where), what=safe(p.what))
-
-
-def _safe_location(loc: Location) -> Location:
-    return replace(
-        loc, path=_safe_opt(loc.path), inner_path=_safe_opt(loc.inner_path), key=_safe_opt(loc.key)
-    )
-
-
-def sanitized(report: ScanReport) -> ScanReport:
-    """A copy of the report in which every string that may come from the image is `safe`."""
-    return replace(
-        report,
-        reference=safe(report.reference),
-        images=[
-            replace(i, reference=safe(i.reference), repo_tags=tuple(safe(t) for t in i.repo_tags))
-            for i in report.images
-        ],
-        layers=[
-            replace(
-                layer,
-                created_by=_safe_opt(layer.created_by),
-                whiteouts=[safe(w) for w in layer.whiteouts],
-                problems=[_safe_problem(p) for p in layer.problems],
-            )
-            for layer in report.layers
-        ],
-        metadata_scanned=[safe(a) for a in report.metadata_scanned],
-        known_secrets=[replace(k, warnings=tuple(safe(w) for w in k.warnings)) for k in report.known_secrets],
-        findings=[
-            replace(
-                f,
-                excerpt=safe(f.excerpt),
-                location=_safe_location(f.location),
-                note=_safe_opt(f.note),
-                suppressed=_safe_opt(f.suppressed),
-            )
-            for f in report.findings
-        ],
-        problems=[_safe_problem(p) for p in report.problems],
-        suppressions=[safe(s) for s in report.suppressions],
-    )
 
 
 # --- small formatting ------------------------------------------------------------
@@ -308,7 +294,13 @@ def findings_summary(report: ScanReport) -> str:
     }
     places: list[str] = []
     if layers_hit:
-        places.append(f"{len(layers_hit)} of {plural(len(report.layers), 'layer')}")
+        total = len(report.layers)
+        if total == 1:
+            places.append("the image's only layer")
+        elif len(layers_hit) == total:
+            places.append(f"all {total} layers")
+        else:
+            places.append(f"{len(layers_hit)} of {total} layers")
     kinds = [f.location.kind for f in hits if f.location.kind != "layer"]
     places += metadata_names(kinds)
     return text + (" in " + join_words(places) if places else "")
@@ -331,7 +323,9 @@ def verdict_sentence(report: ScanReport) -> str:
     if report.verdict == VERDICT_FINDINGS:
         return f"FINDINGS — {findings_summary(report)}"
     if report.verdict == VERDICT_CLEAN:
-        places = [f"any of the {plural(len(report.layers), 'layer')}"]
+        total = len(report.layers)
+        layers = {0: "the image (it has no layers)", 1: "the image's only layer"}
+        places = [layers.get(total, f"any of the {total} layers")]
         places += metadata_names(report.metadata_scanned)
         below = [f for f in report.findings if f.suppressed is None and not is_gating(report, f)]
         suppressed = [f for f in report.findings if f.suppressed is not None]

@@ -7,7 +7,7 @@ from typing import Any
 
 from scanner.findings import Finding
 from scanner.model import Problem
-from scanner.report import common
+from scanner.report import advice, common, sanitize
 from scanner.result import ImageSummary, LayerReport, ScanReport
 
 SCHEMA = "imgscan/report/v1"
@@ -19,7 +19,7 @@ def render(report: ScanReport) -> str:
 
 def to_dict(report: ScanReport) -> dict[str, Any]:
     """The report as plain JSON data, keys in contract order, additive fields after them."""
-    report = common.sanitized(report)
+    report = sanitize.sanitized(report)
     return {
         "schema": SCHEMA,
         "tool": {"name": "imgscan", "version": report.tool_version, "ruleset_hash": report.ruleset_hash},
@@ -37,7 +37,7 @@ def to_dict(report: ScanReport) -> dict[str, Any]:
             }
             for k in report.known_secrets
         ],
-        "findings": [_finding(f) for f in common.ordered_findings(report.findings)],
+        "findings": [_finding(report, f) for f in common.ordered_findings(report.findings)],
         "problems": [_problem(p) for p in report.problems],
         # additive fields
         "images": [_image(i) for i in report.images],
@@ -49,6 +49,8 @@ def to_dict(report: ScanReport) -> dict[str, Any]:
             for r in report.rules
         ],
         "suppressions": list(report.suppressions),
+        "severity": report.severity or None,
+        "warnings": list(report.warnings),
     }
 
 
@@ -90,7 +92,7 @@ def _layer(layer: LayerReport) -> dict[str, Any]:
     }
 
 
-def _finding(f: Finding) -> dict[str, Any]:
+def _finding(report: ScanReport, f: Finding) -> dict[str, Any]:
     loc = f.location
     return {
         "rule": f.rule,
@@ -116,6 +118,7 @@ def _finding(f: Finding) -> dict[str, Any]:
         "suppressed": f.suppressed,
         "status_layer": f.status_layer,
         "known_secret_id": f.known_secret_id,
+        "fix": advice.fix_advice(report, f),
     }
 
 

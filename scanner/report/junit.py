@@ -1,4 +1,4 @@
-"""JUnit XML for CI test tabs: a suite per image, a test case per layer and per metadata area."""
+"""JUnit XML for CI test tabs: per image a suite; a test case per layer, metadata area and failing finding."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import xml.etree.ElementTree as ET
 
 from scanner.findings import Finding
 from scanner.model import Problem
-from scanner.report import common
+from scanner.report import advice, common, sanitize
 from scanner.result import ScanReport
 
 
 def render(report: ScanReport) -> str:
-    report = common.sanitized(report)
+    report = sanitize.sanitized(report)
     root = ET.Element("testsuites", name=f"imgscan {report.reference}")
     totals = {"tests": 0, "failures": 0, "errors": 0}
     image_count = max(1, len(report.images))
@@ -49,7 +49,7 @@ def _suite(report: ScanReport, image_index: int) -> ET.Element:
     for key, value in prop_values:
         ET.SubElement(props, "property", name=key, value=value)
 
-    findings = [f for f in common.ordered_findings(report.findings) if f.location.image_index == image_index]
+    findings = [f for f in common.exported(report) if f.location.image_index == image_index]
     classname = f"imgscan.{name}"
     cases: list[ET.Element] = []
     for layer in (x for x in report.layers if x.image_index == image_index):
@@ -60,7 +60,6 @@ def _suite(report: ScanReport, image_index: int) -> ET.Element:
             f"{common.history_line(layer.created_by, 60)}",
         )
         here = [f for f in findings if f.location.kind == "layer" and f.location.layer_index == layer.index]
-        _add_findings(report, case, here)
         blocking = [p for p in layer.problems if p.inconclusive]
         if layer.status == "unreadable" or blocking:
             _add_error(case, blocking, f"layer {layer.index} could not be read in full")
@@ -74,13 +73,11 @@ def _suite(report: ScanReport, image_index: int) -> ET.Element:
         case = ET.Element("testcase", classname=classname, name=f"metadata {area}")
         here = [f for i, f in enumerate(metadata) if i not in assigned and _in_area(f, area)]
         assigned.update(i for i, f in enumerate(metadata) if f in here)
-        _add_findings(report, case, here)
         _add_output(case, f"examined {area}", report, here)
         cases.append(case)
     leftover = [f for i, f in enumerate(metadata) if i not in assigned]
     if leftover:
         case = ET.Element("testcase", classname=classname, name="metadata (other)")
-        _add_findings(report, case, leftover)
         _add_output(case, "metadata findings outside the listed areas", report, leftover)
         cases.append(case)
 
@@ -95,6 +92,8 @@ def _suite(report: ScanReport, image_index: int) -> ET.Element:
         out.text = "\n".join(f"{p.where}: {p.what}" for p in image_problems)
         cases.append(case)
 
+    # One case per failing finding, first, so a dashboard counts what the verdict counts.
+    cases[:0] = [_failure_case(report, classname, f) for f in findings if common.is_gating(report, f)]
     suite.extend(cases)
     suite.set("tests", str(len(cases)))
     suite.set("failures", str(sum(1 for c in cases if c.find("failure") is not None)))
@@ -114,25 +113,27 @@ def _in_area(f: Finding, area: str) -> bool:
     return area.startswith(loc.kind)
 
 
-def _add_findings(report: ScanReport, case: ET.Element, findings: list[Finding]) -> None:
-    for f in findings:
-        if not common.is_gating(report, f):
-            continue
-        failure = ET.SubElement(
-            case,
-            "failure",
-            message=f"{f.title} at {f.location.describe()}",
-            type=f"{f.severity.label} {f.rule}",
-        )
-        failure.text = "\n".join(
-            [
-                common.lineage(report, f),
-                f"excerpt: {f.excerpt or '(none)'}",
-                f"fix: {f.remediation}",
-                f"fingerprint: {f.fingerprint}",
-            ]
-            + ([f"note: {f.note}"] if f.note else [])
-        )
+def _failure_case(report: ScanReport, classname: str, f: Finding) -> ET.Element:
+    loc = f.location
+    place = f"layer {loc.layer_index}" if loc.kind == "layer" else "metadata"
+    case = ET.Element(
+        "testcase",
+        classname=f"{classname}.{place}",
+        name=f"{f.severity.label} {f.rule} at {loc.describe()}",
+    )
+    failure = ET.SubElement(
+        case, "failure", message=f"{f.title} at {loc.describe()}", type=f"{f.severity.label} {f.rule}"
+    )
+    failure.text = "\n".join(
+        [
+            common.lineage(report, f),
+            f"excerpt: {f.excerpt or '(none)'}",
+            f"fix: {advice.fix_advice(report, f)}",
+            f"fingerprint: {f.fingerprint}",
+        ]
+        + ([f"note: {f.note}"] if f.note else [])
+    )
+    return case
 
 
 def _add_error(case: ET.Element, problems: list[Problem], fallback: str) -> None:

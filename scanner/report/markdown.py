@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scanner.report import common
+from scanner.report import advice, common, sanitize
 from scanner.result import VERDICT_CLEAN, VERDICT_FINDINGS, ScanReport
 
 _MARKER = {VERDICT_CLEAN: "[PASS]", VERDICT_FINDINGS: "[FAIL]"}
@@ -28,8 +28,18 @@ def code(text: str) -> str:
     return f"{fence}{pad}{_one_line(text)}{pad}{fence}"
 
 
+def rich(text: str) -> str:
+    """Prose escaped as `cell`, with its code spans (commands, paths, variables) as inline code."""
+
+    def prose(part: str) -> str:
+        # `cell` trims; the spaces around a code span are kept.
+        return (" " if part[:1].isspace() else "") + cell(part) + (" " if part[-1:].isspace() else "")
+
+    return "".join(code(part) if is_code else prose(part) for part, is_code in advice.code_segments(text))
+
+
 def render(report: ScanReport) -> str:
-    report = common.sanitized(report)
+    report = sanitize.sanitized(report)
     marker = _MARKER.get(report.verdict, "[INCONCLUSIVE]")
     out: list[str] = [f"## imgscan {marker} {code(report.reference)}", ""]
     out.append(f"**{cell(common.verdict_line(report))}**")
@@ -44,35 +54,51 @@ def render(report: ScanReport) -> str:
         f"- imgscan {report.tool_version}, ruleset {code(report.ruleset_hash)}, fail-on {report.fail_on}"
     )
     out.append("")
+    for warning in report.warnings:
+        out.append(f"> **Warning:** {cell(warning)}")
+        out.append("")
 
-    findings = common.ordered_findings(report.findings)
-    active = [f for f in findings if f.suppressed is None]
-    out.append(f"### Findings ({len(active)})")
+    findings = common.shown(report)
+    threshold = common.display_threshold(report)
+    heading = (
+        "Findings that fail the gate" if threshold is None else f"Findings at or above {threshold.label}"
+    )
+    out.append(f"### {heading} ({len(findings)} of {len(report.findings)})")
     out.append("")
-    if active:
+    if findings:
         out.append("| Severity | Rule | Where | Status | Gate |")
         out.append("|---|---|---|---|---|")
-        for f in active:
-            gate = "fails" if common.is_gating(report, f) else "below"
+        for f in findings:
+            gate = "suppressed" if f.suppressed else "fails" if common.is_gating(report, f) else "below"
             out.append(
                 f"| {f.severity.label} | {code(f.rule)} | {cell(f.location.describe())} | "
                 f"{cell(common.status_phrase(report, f))} | {gate} |"
             )
     else:
-        out.append("No active findings.")
+        out.append("None.")
     out.append("")
+    counts = common.summarised(report)
+    if counts:
+        out.append(f"<details><summary>Other findings by rule ({sum(c.count for c in counts)})</summary>")
+        out.append("")
+        out.append("| Count | Severity | Rule | Title | Suppressed |")
+        out.append("|---:|---|---|---|---:|")
+        out.extend(
+            f"| {c.count} | {c.severity.label} | {code(c.rule)} | {cell(c.title)} | {c.suppressed} |"
+            for c in counts
+        )
+        out.append("")
+        out.append("</details>")
+        out.append("")
 
-    fixes: dict[str, list[str]] = {}
-    for f in active:
-        fixes.setdefault(f.remediation, []).append(f.location.describe())
-    if fixes:
+    unsuppressed = [f for f in findings if f.suppressed is None]
+    if unsuppressed:
         out.append("### How to fix")
         out.append("")
-        for remediation, wheres in fixes.items():
-            shown = ", ".join(code(w) for w in wheres[:3]) + (
-                f" and {len(wheres) - 3} more" if len(wheres) > 3 else ""
-            )
-            out.append(f"- {cell(remediation)} ({shown})")
+        out.extend(
+            f"- {code(f.rule)} at {code(f.location.describe())}: {rich(advice.fix_advice(report, f))}"
+            for f in unsuppressed
+        )
         out.append("")
 
     out.append(f"### Layers examined ({len(report.layers)})")

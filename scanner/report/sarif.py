@@ -1,4 +1,4 @@
-"""SARIF 2.1.0 for code-scanning viewers: in-image paths under one base id per layer (docs/sarif.md)."""
+"""SARIF 2.1.0 for code-scanning viewers: in-image paths under one base id per layer (docs/report-json.md)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from scanner.detectors.base import Rule
 from scanner.findings import Finding, Severity
-from scanner.report import common
+from scanner.report import advice, common, sanitize
 from scanner.result import VERDICT_INCONCLUSIVE, ScanReport
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -44,10 +44,10 @@ def render(report: ScanReport) -> str:
 
 
 def to_dict(report: ScanReport) -> dict[str, Any]:
-    report = common.sanitized(report)
+    report = sanitize.sanitized(report)
     rules = _rules(report)
     rule_index = {r.id: i for i, r in enumerate(rules)}
-    findings = common.ordered_findings(report.findings)
+    findings = common.exported(report)
     run: dict[str, Any] = {
         "tool": {
             "driver": {
@@ -72,6 +72,8 @@ def to_dict(report: ScanReport) -> dict[str, Any]:
             ],
         },
     }
+    if report.severity:
+        run["properties"]["displaySeverity"] = report.severity
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
 
@@ -173,7 +175,7 @@ def _result(report: ScanReport, f: Finding, rule_index: int) -> dict[str, Any]:
     text = (
         f"{f.title} at {f.location.describe()}: {common.lineage(report, f)}. "
         + (f"Excerpt: {f.excerpt}. " if f.excerpt else "")
-        + f"Fix: {f.remediation}"
+        + f"Fix: {advice.fix_advice(report, f)}"
     )
     if f.note:
         text += f" Note: {f.note}"
@@ -208,6 +210,7 @@ def _invocation(report: ScanReport) -> dict[str, Any]:
         }
         for p in common.all_problems(report)
     ]
+    notifications += [{"level": "warning", "message": {"text": w}} for w in report.warnings]
     return {
         "executionSuccessful": report.verdict != VERDICT_INCONCLUSIVE,
         "toolExecutionNotifications": notifications,

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from scanner.findings import Finding, Severity
-from scanner.report import common
+from scanner.report import advice, common, sanitize
 from scanner.result import VERDICT_CLEAN, VERDICT_FINDINGS, ScanReport
 
 _RESET = "\x1b[0m"
@@ -29,12 +29,12 @@ def render(report: ScanReport) -> str:
 
 def render_quiet(report: ScanReport, *, color: bool = False) -> str:
     """The verdict line only, without a newline."""
-    report = common.sanitized(report)
+    report = sanitize.sanitized(report)
     return _paint_verdict(report, color)
 
 
 def render_text(report: ScanReport, *, color: bool = False) -> str:
-    report = common.sanitized(report)
+    report = sanitize.sanitized(report)
 
     def paint(code: str, text: str) -> str:
         return f"{code}{text}{_RESET}" if color else text
@@ -50,11 +50,13 @@ def render_text(report: ScanReport, *, color: bool = False) -> str:
     out.append(f"ruleset {report.ruleset_hash}  fail-on {report.fail_on}")
     out.append("")
     _findings(report, out, paint)
+    _summary(report, out, paint)
     _layers(report, out, paint)
     _metadata(report, out, paint)
     _known_secrets(report, out, paint)
     _suppressions(report, out, paint)
     _problems(report, out, paint)
+    _warnings(report, out, paint)
     out.append(_paint_verdict(report, color))
     return "\n".join(out) + "\n"
 
@@ -67,8 +69,8 @@ def _paint_verdict(report: ScanReport, color: bool) -> str:
 
 
 def _findings(report: ScanReport, out: list[str], paint: Callable[[str, str], str]) -> None:
-    findings = common.ordered_findings(report.findings)
-    out.append(paint(_HEADING, f"FINDINGS ({len(findings)})"))
+    findings = common.shown(report)
+    out.append(paint(_HEADING, f"{_shown_heading(report)} ({len(findings)} of {len(report.findings)})"))
     if not findings:
         out.append("  none")
         out.append("")
@@ -89,6 +91,34 @@ def _findings(report: ScanReport, out: list[str], paint: Callable[[str, str], st
             out.append("  " + _group_heading(report, f))
             group = this
         out.extend(_finding(report, f, paint))
+    out.append("")
+
+
+def _shown_heading(report: ScanReport) -> str:
+    threshold = common.display_threshold(report)
+    if threshold is None:
+        return "FINDINGS THAT FAIL THE GATE"
+    either = " OR FAILING THE GATE" if threshold > common.fail_on(report) else ""
+    return f"FINDINGS AT OR ABOVE {threshold.label.upper()}{either}"
+
+
+def _summary(report: ScanReport, out: list[str], paint: Callable[[str, str], str]) -> None:
+    counts = common.summarised(report)
+    if not counts:
+        return
+    total = sum(c.count for c in counts)
+    hint = "--severity info" if common.display_threshold(report) is None else "a lower --severity"
+    out.append(paint(_HEADING, f"OTHER FINDINGS BY RULE ({total}; {hint} shows them in full)"))
+    rows = [
+        [
+            str(c.count),
+            c.severity.label,
+            c.rule,
+            c.title + (f" ({c.suppressed} suppressed)" if c.suppressed else ""),
+        ]
+        for c in counts
+    ]
+    out.extend("  " + line for line in _table(rows, right={0}))
     out.append("")
 
 
@@ -155,7 +185,7 @@ def _finding(report: ScanReport, f: Finding, paint: Callable[[str, str], str]) -
     if f.excerpt:
         lines.append(f"      excerpt:    {f.excerpt}")
     lines += [
-        f"      fix:        {f.remediation}",
+        f"      fix:        {advice.fix_advice(report, f)}",
         f"      id:         {f.fingerprint}",
     ]
     if f.known_secret_id:
@@ -221,8 +251,22 @@ def _known_secrets(report: ScanReport, out: list[str], paint: Callable[[str, str
 def _suppressions(report: ScanReport, out: list[str], paint: Callable[[str, str], str]) -> None:
     if not report.suppressions:
         return
-    out.append(paint(_HEADING, f"SUPPRESSIONS ({len(report.suppressions)})"))
-    out.extend(f"  {line}" for line in report.suppressions)
+    if common.display_threshold(report) is not None:
+        out.append(paint(_HEADING, f"SUPPRESSIONS ({len(report.suppressions)})"))
+        out.extend(f"  {line}" for line in report.suppressions)
+        out.append("")
+        return
+    # By default each reason is counted once; other policy lines (an expired baseline entry) stay whole.
+    reasons: dict[str, int] = {}
+    for f in report.findings:
+        if f.suppressed is not None:
+            reasons[f.suppressed] = reasons.get(f.suppressed, 0) + 1
+    heading = f"SUPPRESSIONS ({sum(reasons.values())} findings by reason; --severity info lists each)"
+    out.append(paint(_HEADING, heading))
+    if reasons:
+        rows = [[str(n), reason] for reason, n in reasons.items()]
+        out.extend("  " + line for line in _table(rows, right={0}))
+    out.extend(f"  {line}" for line in report.suppressions if not line.startswith("suppressed "))
     out.append("")
 
 
@@ -234,4 +278,12 @@ def _problems(report: ScanReport, out: list[str], paint: Callable[[str, str], st
     for p in problems:
         mark = "  [inconclusive]" if p.inconclusive else ""
         out.append(f"  {p.where}: {p.what}{mark}")
+    out.append("")
+
+
+def _warnings(report: ScanReport, out: list[str], paint: Callable[[str, str], str]) -> None:
+    if not report.warnings:
+        return
+    out.append(paint(_HEADING, f"WARNINGS ({len(report.warnings)})"))
+    out.extend(f"  {w}" for w in report.warnings)
     out.append("")

@@ -1,69 +1,93 @@
-"""Image sources: a reference (transport:location) in, the images it holds out."""
+"""Image sources: a reference parsed once (skopeo's transport names), picked Source, images out."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
-from scanner.blob import BlobLocation
-from scanner.errors import SourceError
-from scanner.formats import select_images
+from scanner.errors import SourceError, UsageError
 from scanner.image import Image, Platform
-from scanner.sources.archive import open_archive
-from scanner.sources.daemon import open_daemon
-from scanner.sources.layout import open_layout
-from scanner.sources.registry import RegistryOptions, is_registry_reference, open_registry
+from scanner.sources.archive import ArchiveSource
+from scanner.sources.daemon import DaemonSource
+from scanner.sources.interface import OnBlob, Reference, Source
+from scanner.sources.layout import LayoutSource
+from scanner.sources.registry import RegistryOptions, RegistrySource
 
 ARCHIVE_SUFFIXES = (".tar", ".tgz", ".tar.gz", ".tar.zst", ".tar.xz")
+_PATH_TRANSPORTS = ("docker-archive", "oci-archive", "oci")
 
 
-def daemon_name(ref: str) -> str | None:
-    """The daemon image name `ref` stands for, or None when it names a file, a directory or a transport."""
-    if is_registry_reference(ref):
-        return None
-    transport, _, rest = ref.partition(":")
-    if transport in ("docker", "docker-daemon") and rest:
-        return rest
-    if transport in ("docker-archive", "oci-archive", "oci") and rest:
-        return None
-    if Path(ref).exists() or ref.startswith((".", "/", "~")) or ref.endswith(ARCHIVE_SUFFIXES):
-        return None
-    return ref
+# One line per source; the first whose transports name a reference's transport opens it.
+SOURCES: tuple[Source, ...] = (
+    DaemonSource(),
+    ArchiveSource(),
+    LayoutSource(),
+    RegistrySource(),
+)
+
+
+def parse_reference(text: str) -> Reference:
+    """The one reference parser. Transports as skopeo names them (docker-daemon:, docker://, docker-archive:,
+    oci-archive:, oci:); a bare reference is a directory (oci), an existing file (an archive, detected by
+    content), a path-looking missing file (SourceError), or else a daemon image NAME[:TAG]."""
+    if not text.strip():
+        raise UsageError("empty image reference")
+    if text.startswith("docker://"):
+        return Reference(text, "docker", _nonempty(text, text[len("docker://") :]))
+    transport, _, rest = text.partition(":")
+    if transport == "docker-daemon":
+        return Reference(text, transport, _nonempty(text, rest))
+    if transport in _PATH_TRANSPORTS and rest:
+        path, name = _path_and_name(rest)
+        _existing(path, directory=transport == "oci")
+        return Reference(text, transport, path, name)
+    local = Path(text)
+    if local.is_dir():
+        return Reference(text, "oci", text)
+    if local.exists():
+        return Reference(text, "docker-archive", text)
+    if text.startswith((".", "/", "~")) or text.endswith(ARCHIVE_SUFFIXES):
+        # A path-looking reference that does not exist is a typo, not an image name for the daemon.
+        raise SourceError(f"no such file or directory: {text}")
+    return Reference(text, "docker-daemon", text)
+
+
+def source_for(ref: Reference) -> Source:
+    """The registered source for a reference's transport."""
+    for source in SOURCES:
+        if ref.transport in source.transports:
+            return source
+    raise UsageError(f"no image source reads the {ref.transport} transport")
 
 
 def open_images(
-    ref: str,
-    tmpdir: Path,
+    reference: str | Reference,
+    workdir: Path,
     platform: Platform | None = None,
-    on_blob: Callable[[BlobLocation], None] | None = None,
+    on_blob: OnBlob | None = None,
     registry: RegistryOptions | None = None,
 ) -> list[Image]:
-    """Every image `ref` names (one per platform unless `platform` picks); writes only into `tmpdir`.
+    """Every image `reference` names (one per platform unless `platform` picks); writes only into `workdir`.
 
     For a daemon image, `on_blob` hears of each layer-like blob while the save stream is still arriving.
     """
-    if is_registry_reference(ref):
-        return select_images(
-            open_registry(ref, tmpdir, registry or RegistryOptions()), ref, platform=platform
-        )
-    transport, _, rest = ref.partition(":")
-    if transport in ("docker", "docker-daemon") and rest:
-        return select_images(open_daemon(rest, tmpdir, on_blob), rest, platform=platform)
-    if transport in ("docker-archive", "oci-archive") and rest:
-        path, name = _path_and_name(rest)
-        return select_images(open_archive(_existing(path), tmpdir, ref), path, name, platform)
-    if transport == "oci" and rest:
-        path, name = _path_and_name(rest)
-        return select_images(open_layout(_existing(path, directory=True), ref), path, name, platform)
-    local = Path(ref)
-    if local.is_dir():
-        return select_images(open_layout(local, ref), ref, platform=platform)
-    if local.exists():
-        return select_images(open_archive(local, tmpdir, ref), ref, platform=platform)
-    if ref.startswith((".", "/", "~")) or ref.endswith(ARCHIVE_SUFFIXES):
-        # A path-looking reference that does not exist is a typo, not an image name for the daemon.
-        raise SourceError(f"no such file or directory: {ref}")
-    return select_images(open_daemon(ref, tmpdir, on_blob), ref, platform=platform)
+    ref = parse_reference(reference) if isinstance(reference, str) else reference
+    # --creds/--tls-verify/--cert-dir/--ca reach the registry source through its options.
+    source = (
+        RegistrySource(registry) if registry is not None and ref.transport == "docker" else source_for(ref)
+    )
+    return source.open(ref, workdir, platform, on_blob)
+
+
+def daemon_name(text: str) -> str | None:
+    """The daemon image name a reference stands for, or None when it names anything else."""
+    ref = parse_reference(text)
+    return ref.location if ref.transport == "docker-daemon" else None
+
+
+def _nonempty(text: str, rest: str) -> str:
+    if not rest:
+        raise UsageError(f"image reference {text!r} names no image")
+    return rest
 
 
 def _path_and_name(rest: str) -> tuple[str, str | None]:
@@ -79,10 +103,9 @@ def _path_and_name(rest: str) -> tuple[str, str | None]:
     return rest, None
 
 
-def _existing(path: str, directory: bool = False) -> Path:
+def _existing(path: str, directory: bool = False) -> None:
     local = Path(path)
     if not local.exists():
         raise SourceError(f"no such file or directory: {path}")
     if directory and not local.is_dir():
         raise SourceError(f"{path} is not a directory (oci: expects an OCI layout directory)")
-    return local

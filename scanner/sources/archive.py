@@ -1,30 +1,55 @@
-"""A docker-save or OCI tar on disk, maybe gzip/zstd/xz compressed: indexed in place, never extracted."""
+"""docker-archive: and oci-archive: a save or OCI tar on disk (maybe gzip/zstd/xz), indexed in place."""
 
 from __future__ import annotations
 
 import bz2
 import lzma
+import os
 import posixpath
-import shutil
-import tarfile
 import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
-
-import zstandard
-from isal import igzip
+from typing import IO, BinaryIO, cast
 
 from scanner.blob import BlobLocation
-from scanner.errors import FormatError, SourceError
-from scanner.formats import one_line, read_images
-from scanner.image import GZIP_MAGIC, ZSTD_MAGIC, Image
+from scanner.decompress import decompressing_reader
+from scanner.errors import FormatError, LayerError, SourceError
+from scanner.image import GZIP_MAGIC, ZSTD_MAGIC, Image, Platform
+from scanner.paths import normalise_path
+from scanner.sources.images import read_images, select_images
+from scanner.sources.interface import OnBlob, Reference, Source
+from scanner.sources.manifests import one_line
+from scanner.tarstream import AREGTYPE, BLOCK, CONTTYPE, DIRTYPE, LNKTYPE, REGTYPE, SYMTYPE, TarStream
 
 XZ_MAGIC = b"\xfd7zXZ\x00"
 BZIP2_MAGIC = b"BZh"
 _CHUNK = 1 << 20
-_ZSTD_INPUT = 16 << 10
 _MAX_LINK_HOPS = 16
+MAX_MEMBERS = 1 << 20  # members of an outer archive
+# The bomb rule of compressed layers, applied to a compressed outer archive.
+OUTER_BOMB_FLOOR = 1 << 30  # past this output ...
+OUTER_MAX_RATIO = 100  # ... expanding more than this is a bomb
+OUTER_MAX_BYTES = 256 << 30  # and never more than this, whatever the ratio
+_FILE_TYPES = (REGTYPE, AREGTYPE, CONTTYPE)
+
+
+class ArchiveSource:
+    """docker-archive:PATH[:NAME] and oci-archive:PATH[:NAME]; the format is detected by content."""
+
+    transports: tuple[str, ...] = ("docker-archive", "oci-archive")
+
+    def open(
+        self, ref: Reference, workdir: Path, platform: Platform | None, on_blob: OnBlob | None
+    ) -> list[Image]:
+        images = open_archive(Path(ref.location), workdir, ref.text)
+        return select_images(images, ref.location, ref.name, platform)
+
+    def identity(self, ref: Reference) -> str | None:
+        return None
+
+
+_: type[Source] = ArchiveSource
 
 
 def open_archive(path: Path, tmpdir: Path, reference: str) -> list[Image]:
@@ -39,135 +64,175 @@ def plain_tar(path: Path, tmpdir: Path) -> Path:
             magic = f.read(6)
     except OSError as exc:
         raise SourceError(f"cannot read {path}: {exc.strerror or one_line(exc)}") from None
-    kind = next(
-        (
-            k
-            for k, m in (("gzip", GZIP_MAGIC), ("zstd", ZSTD_MAGIC), ("xz", XZ_MAGIC), ("bzip2", BZIP2_MAGIC))
-            if magic.startswith(m)
-        ),
-        None,
-    )
+    kinds = (("gzip", GZIP_MAGIC), ("zstd", ZSTD_MAGIC), ("xz", XZ_MAGIC), ("bzip2", BZIP2_MAGIC))
+    kind = next((k for k, m in kinds if magic.startswith(m)), None)
     if kind is None:
         return path
     out = tmpdir / "outer.tar"
     try:
         with open(path, "rb") as raw, open(out, "wb") as dst:
-            if kind == "zstd":
-                _copy_zstd(raw, dst)
-            else:
-                with _decompressor(kind, raw) as stream:
-                    shutil.copyfileobj(stream, dst, _CHUNK)
-    except (OSError, EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError, ValueError) as exc:
+            counted = _Counted(raw)
+            _copy_capped(_decompressor(kind, counted), counted, dst, f"{path}: {kind}-compressed archive")
+    except (OSError, EOFError, LayerError, zlib.error, lzma.LZMAError, ValueError) as exc:
         raise FormatError(
             f"{path}: {kind}-compressed archive is corrupt or truncated: {one_line(exc)}"
         ) from None
     return out
 
 
-def _decompressor(kind: str, raw: IO[bytes]) -> Any:
-    if kind == "gzip":
-        return igzip.IGzipFile(fileobj=raw, mode="rb")  # type: ignore[no-untyped-call]
+class _Counted:
+    """Counts the compressed bytes a decompressor has taken, for the expansion ratio."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.count = 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        data = self.raw.read(size)
+        self.count += len(data)
+        return data
+
+
+def _decompressor(kind: str, raw: _Counted) -> BinaryIO:
+    # gzip and zstd through the layers' own reader (zstd across frames, a cut frame an error).
+    if kind in ("gzip", "zstd"):
+        return decompressing_reader(raw)[0]
     if kind == "xz":
-        return lzma.open(raw, "rb")
-    return bz2.open(raw, "rb")
+        return cast(BinaryIO, lzma.open(cast(IO[bytes], raw), "rb"))
+    return cast(BinaryIO, bz2.open(cast(IO[bytes], raw), "rb"))
 
 
-def _copy_zstd(raw: IO[bytes], dst: IO[bytes]) -> None:
-    """Decompress every frame (pzstd and `zstd` write several); a stream cut inside a frame is an error.
+def _copy_capped(stream: BinaryIO, counted: _Counted, dst: IO[bytes], what: str) -> None:
+    """Decompress into `dst` under the layers' bomb rule; FormatError past it (never a full disk)."""
+    out = 0
+    with stream:
+        while chunk := stream.read(_CHUNK):
+            out += len(chunk)
+            if out > OUTER_MAX_BYTES or (
+                out > OUTER_BOMB_FLOOR and out > OUTER_MAX_RATIO * max(counted.count, 1)
+            ):
+                raise FormatError(
+                    f"{what} expands more than {OUTER_MAX_RATIO}x ({counted.count} bytes to over {out}) "
+                    f"or past {OUTER_MAX_BYTES >> 30} GiB: likely a decompression bomb; not read"
+                )
+            dst.write(chunk)
 
-    zstandard's stream_reader ends silently at a cut, so frames are followed with decompressobj; small
-    input chunks bound the output each call can produce.
-    """
-    dctx = zstandard.ZstdDecompressor()
-    frame = dctx.decompressobj()
-    in_frame = False
-    while chunk := raw.read(_ZSTD_INPUT):
-        while chunk:
-            dst.write(frame.decompress(chunk))
-            in_frame = True
-            if not frame.eof:
-                break
-            chunk = frame.unused_data
-            frame = dctx.decompressobj()
-            in_frame = False
-    if in_frame:
-        raise ValueError("the stream ends inside a zstd frame")
+
+@dataclass(frozen=True, slots=True)
+class _Member:
+    type: bytes
+    offset: int  # of the data
+    size: int
+    linkname: str
+
+
+_DIR = _Member(DIRTYPE, 0, 0, "")
 
 
 class TarStore:
-    """The members of an uncompressed outer tar, by normalised name, as byte ranges of the tar file."""
+    """The members of an uncompressed outer tar, by normalised name, as byte ranges of the tar file.
+
+    Read with the one tar reader the layers use; names resolve as `docker load` resolves them (symlinks
+    followed inside the archive's root, never out of it)."""
 
     container = "archive"
 
     def __init__(self, tar_path: Path, label: str) -> None:
         self.label = label
         self.path = str(tar_path)
-        self.members: dict[str, tarfile.TarInfo] = {}
+        self.members: dict[str, _Member] = {}
         try:
-            size = tar_path.stat().st_size
-            # Random-access mode only reads headers and seeks past member data: cheap on a huge archive.
-            with tarfile.open(tar_path, "r:") as tar:
-                end = 0
-                for member in tar:
-                    self.members[_normalise(member.name)] = member
-                    end = max(end, member.offset_data + _round_up(member.size if member.isreg() else 0))
-            self._check_complete(tar_path, size, end)
-        except tarfile.TarError as exc:
+            with open(tar_path, "rb") as f:
+                self._index(f, os.fstat(f.fileno()).st_size)
+        except LayerError as exc:
             raise FormatError(f"{label}: not a readable tar archive: {one_line(exc)}") from None
         except OSError as exc:
             raise SourceError(f"cannot read {label}: {exc.strerror or one_line(exc)}") from None
 
-    def _check_complete(self, tar_path: Path, size: int, end: int) -> None:
-        """A tar cut at a member boundary still parses; only the missing end-of-archive blocks tell."""
+    def _index(self, f: BinaryIO, file_size: int) -> None:
+        """Each header is parsed by the one tar reader, started at the header's offset: member data is
+        skipped by seeking, never read (a save is gigabytes; its headers are a few kilobytes)."""
+        offset = 0
+        while True:
+            f.seek(offset)
+            stream = TarStream(f, chunk=BLOCK)
+            entry = stream.next()
+            if entry is None:
+                break
+            if entry.pax_global:
+                raise FormatError(f"{self.label}: outer archive has a PAX global header; not read")
+            if len(self.members) >= MAX_MEMBERS:
+                raise FormatError(f"{self.label}: over {MAX_MEMBERS} members in the archive")
+            name, _ = normalise_path(entry.name)
+            data, size = offset + stream.position, entry.size if entry.has_data else 0
+            if data + size > file_size:
+                raise FormatError(f"{self.label}: truncated tar archive (member {name} is cut short)")
+            kind = b"sparse" if entry.sparse else entry.type
+            if kind != DIRTYPE and self.members.get(name, _DIR).type != DIRTYPE:
+                # docker load keeps the last copy, skopeo and podman read the first: no one answer.
+                raise FormatError(
+                    f"{self.label}: member {name} appears twice; readers disagree on which counts"
+                )
+            self.members[name] = _Member(kind, data, size, entry.linkname)
+            offset = data + -(-size // BLOCK) * BLOCK
         if not self.members:
             raise FormatError(f"{self.label}: empty tar archive")
-        for name, member in self.members.items():
-            if member.isreg() and member.offset_data + member.size > size:
-                raise FormatError(f"{self.label}: truncated tar archive (member {name} is cut short)")
-        with open(tar_path, "rb") as f:
-            f.seek(end)
-            trailer = f.read(1024)
-        if len(trailer) < 1024 or trailer.count(0) != 1024:
+        if stream.eof_without_marker:
             raise FormatError(f"{self.label}: truncated tar archive (no end-of-archive marker)")
 
     def names(self) -> Iterable[str]:
         return self.members.keys()
 
     def link_target(self, name: str) -> str | None:
-        member = self._resolve(name)
-        return _normalise(member.name) if member is not None else None
+        found = self._resolve(name)
+        return found[0] if found is not None else None
 
     def locate(self, name: str) -> BlobLocation | None:
-        member = self._resolve(name)
-        return BlobLocation(self.path, member.offset_data, member.size) if member is not None else None
+        found = self._resolve(name)
+        if found is None:
+            return None
+        other = self._one_hop(name)
+        if other is not None and other is not found[1]:
+            raise FormatError(
+                f"{self.label}: symlink {name} names one member for docker load, another for skopeo"
+            )
+        return BlobLocation(self.path, found[1].offset, found[1].size)
 
-    def _resolve(self, name: str) -> tarfile.TarInfo | None:
-        """The regular-file member `name` is or links to (symlinks and hardlinks followed inside the tar)."""
-        name = _normalise(name)
-        for _ in range(_MAX_LINK_HOPS):
-            member = self.members.get(name)
-            if member is None:
-                return None
-            if member.isreg():
-                return member
-            if member.issym():
-                # Relative to the link's folder, e.g. <id>/layer.tar -> ../<hex>.tar; never outside the tar.
-                target = posixpath.normpath(posixpath.join(posixpath.dirname(name), member.linkname))
-            elif member.islnk():
-                target = _normalise(member.linkname)
-            else:
-                return None
-            if target.startswith(("../", "/")) or target == "..":
-                return None
-            name = target
-        return None
+    def _one_hop(self, name: str) -> _Member | None:
+        """The member skopeo/podman read for `name`: its target joined to its folder, one symlink at most."""
+        name = normalise_path(name)[0]
+        member = self.members.get(name)
+        if member is not None and member.type == SYMTYPE:
+            # Go's path.Join: "/x" joined to "d" is "d/x" (Python's join would start again at "/").
+            joined = posixpath.normpath(posixpath.dirname(name) + "/" + member.linkname)
+            member = self.members.get(normalise_path(joined)[0])
+        return member if member is not None and member.type in _FILE_TYPES else None
 
-
-def _normalise(name: str) -> str:
-    while name.startswith("./"):
-        name = name[2:]
-    return name.lstrip("/")
-
-
-def _round_up(size: int) -> int:
-    return (size + 511) // 512 * 512
+    def _resolve(self, name: str, hops: int = 0) -> tuple[str, _Member] | None:
+        """The regular-file member `name` is or links to. Like docker load's FollowSymlinkInScope: every
+        component's symlinks are followed with the archive as root ("/" and ".." stop there)."""
+        parts = name.split("/")
+        done: list[str] = []
+        while parts:
+            part = parts.pop(0)
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if done:
+                    done.pop()
+                continue
+            member = self.members.get("/".join([*done, part]))
+            if member is not None and member.type == SYMTYPE:
+                hops += 1
+                if hops > _MAX_LINK_HOPS:
+                    return None
+                if member.linkname.startswith("/"):
+                    done = []
+                parts = member.linkname.split("/") + parts
+                continue
+            done.append(part)
+        final = "/".join(done)
+        member = self.members.get(final)
+        if member is not None and member.type == LNKTYPE and hops < _MAX_LINK_HOPS:
+            return self._resolve(member.linkname, hops + 1)
+        return (final, member) if member is not None and member.type in _FILE_TYPES else None

@@ -14,15 +14,36 @@ import requests.exceptions
 
 from scanner.blob import BlobLocation
 from scanner.errors import SourceError
-from scanner.formats import normalize_name, one_line, read_images
-from scanner.image import Image
+from scanner.image import Image, Platform
 from scanner.sources.archive import TarStore
+from scanner.sources.images import normalize_name, read_images, select_images
+from scanner.sources.interface import OnBlob, Reference, Source
+from scanner.sources.manifests import one_line
 from scanner.sources.spool import SpoolWriter
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 
 
 _DOCKER_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
+
+
+class DaemonSource:
+    """docker-daemon:NAME, and a bare NAME[:TAG] that is not a path: the local Docker Engine."""
+
+    transports: tuple[str, ...] = ("docker-daemon",)
+
+    def open(
+        self, ref: Reference, workdir: Path, platform: Platform | None, on_blob: OnBlob | None
+    ) -> list[Image]:
+        return select_images(open_daemon(ref.location, workdir, on_blob), ref.location, platform=platform)
+
+    def identity(self, ref: Reference) -> str | None:
+        """The daemon's image id (its config digest, which the daemon verified when it stored the image)."""
+        image_id = inspect(ref.location).get("Id")
+        return image_id if isinstance(image_id, str) else None
+
+
+_: type[Source] = DaemonSource
 
 
 def inspect(name: str) -> dict[str, Any]:

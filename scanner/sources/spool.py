@@ -6,10 +6,11 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from scanner.blob import BlobLocation
+from scanner.errors import LayerError
+from scanner.tarstream import AREGTYPE, BLOCK, CONTTYPE, REGTYPE, parse_number
 from scanner.walk import archive_kind
 
-BLOCK = 512
-_REGULAR = (b"0", b"\x00", b"7")
+_REGULAR = (REGTYPE, AREGTYPE, CONTTYPE)
 _HEAD = 512  # bytes of a member's data that tell whether it is a (compressed) tar
 
 
@@ -78,10 +79,9 @@ class SpoolWriter:
 
 
 def _size(field: bytes) -> int | None:
-    if field[:1] == b"\x80":  # base-256 for sizes past 8 GiB
-        return int.from_bytes(field[1:], "big")
-    text = field.rstrip(b"\x00 ").strip()
+    """The size field as the layers' tar reader reads it; None where it cannot."""
     try:
-        return int(text, 8) if text else 0
-    except ValueError:
+        size = parse_number(field)
+    except LayerError:
         return None
+    return size if size >= 0 else None

@@ -7,17 +7,17 @@ import random
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from fixtures.vectors import Decoy, Vector, write_vector
-from scanner import policy
 from scanner.detectors.known import load_known_secrets
 from scanner.findings import Finding, Severity, reset_fingerprint_key
 from scanner.result import ScanReport
-from scanner.scan import ScanOptions, run_scan, today
+from scanner.scan import run_scan
+from scanner.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 FINGERPRINT_KEY = "imgscan-integration-tests-fingerprint-key-0123456789"
@@ -45,12 +45,9 @@ def write_secret_files(known: dict[str, str], folder: Path) -> list[str]:
 
 
 def scan(path: Path, secret_specs: list[str] | None = None, fail_on: Severity = Severity.HIGH) -> ScanReport:
-    """run_scan in this process (one job, no cache), then the default policy and the verdict."""
+    """run_scan in this process (one job, no cache), with the default policy and the verdict."""
     known = tuple(load_known_secrets(secret_specs or []))
-    report = run_scan(ScanOptions(reference=str(path), known_secrets=known, jobs=1, cache_dir=None))
-    findings, log = policy.apply_policy(report.findings, policy.Config(), None, today())
-    report = replace(report, findings=findings, suppressions=log, fail_on=fail_on.label)
-    return replace(report, verdict=policy.verdict(findings, report.problems, fail_on))
+    return run_scan(str(path), Settings(known_secrets=known, fail_on=fail_on, jobs=1, cache_dir=None))
 
 
 def scan_item(item: Vector | Decoy, tmp_path: Path, fail_on: Severity = Severity.HIGH) -> ScanReport:

@@ -18,6 +18,8 @@ from scanner.policy import (
     BaselineEntry,
     Config,
     apply_policy,
+    baseline_key_id,
+    baseline_warnings,
     exit_code,
     load_baseline,
     load_config,
@@ -263,3 +265,84 @@ def test_inconclusive_beats_findings() -> None:
 
 def test_exit_codes_and_unknown_verdict_fails_closed() -> None:
     assert [exit_code(v) for v in ("clean", "findings", "inconclusive", "bogus")] == [0, 1, 2, 2]
+
+
+# --- issue 14: allowlist paths as the runtime unpacks them -------------------------
+
+
+def test_an_allowlisted_tree_cannot_be_reached_with_dot_dot() -> None:
+    config = Config(allowlist=(AllowEntry("usr/share/doc/*", None, "documentation"),))
+    escaping = finding(path="usr/share/doc/../../../root/.aws/credentials")
+    inside = finding(path="usr/share/doc/../doc/pkg/README")
+    out, _ = apply_policy([escaping, inside], config, None, TODAY)
+    assert out[0].suppressed is None
+    assert out[1].suppressed == "documentation (allowlist: usr/share/doc/*)"
+
+
+def test_runtime_path_resolves_dot_dot_and_clamps_at_the_root() -> None:
+    from scanner.paths import runtime_path
+
+    assert runtime_path("usr/share/doc/../../../root/.aws/credentials") == "root/.aws/credentials"
+    assert runtime_path("/../../etc/./passwd") == "etc/passwd"
+    assert runtime_path("./a//b/") == "a/b"
+    assert runtime_path("..") == ""
+
+
+# --- issue 10: baselines made with another key, or matching nothing, say so ------------
+
+
+def test_a_written_baseline_records_a_key_id_never_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scanner.findings import reset_fingerprint_key
+
+    monkeypatch.setenv("IMGSCAN_FINGERPRINT_KEY", "a-secret-fingerprint-key-0123456789")
+    reset_fingerprint_key()
+    path = tmp_path / "b.json"
+    write_baseline(findings_report(plant()), path)
+    text = path.read_text()
+    assert "a-secret-fingerprint-key" not in text
+    assert load_baseline(path).key_id == json.loads(text)["key_id"] == baseline_key_id()
+    reset_fingerprint_key()
+
+
+def test_a_baseline_of_another_key_or_matching_nothing_is_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scanner.findings import reset_fingerprint_key
+
+    report = findings_report(plant())
+    path = tmp_path / "b.json"
+    monkeypatch.setenv("IMGSCAN_FINGERPRINT_KEY", "key-one-0123456789")
+    reset_fingerprint_key()
+    write_baseline(report, path)
+    baseline = load_baseline(path)
+    assert baseline_warnings(baseline, report.findings) == []
+    assert baseline_warnings(baseline, [finding(fingerprint="0" * 32)]) == [
+        f"none of the {len(baseline.entries)} entries of baseline {path} matched a finding of this scan"
+    ]
+    monkeypatch.setenv("IMGSCAN_FINGERPRINT_KEY", "key-two-0123456789")
+    reset_fingerprint_key()
+    (warning,) = baseline_warnings(baseline, report.findings)
+    assert "another fingerprint key" in warning and "key-one" not in warning
+    assert baseline_warnings(None, report.findings) == [] == baseline_warnings(Baseline(), [])
+    reset_fingerprint_key()
+
+
+def test_writing_onto_a_baseline_keeps_reasons_and_expiry_of_entries_that_still_match(tmp_path: Path) -> None:
+    report = findings_report(plant())
+    path = tmp_path / "b.json"
+    write_baseline(report, path)
+    doc = json.loads(path.read_text())
+    doc["entries"][0].update(reason="hand-written: rotated in JIRA-1", expires="2027-01-31")
+    kept_fp = doc["entries"][0]["fingerprint"]
+    doc["entries"].append(
+        {"fingerprint": "ab" * 16, "rule": "r", "where": "w", "reason": "gone", "expires": None}
+    )
+    path.write_text(json.dumps(doc))
+    write_baseline(report, path)
+    entries = {e.fingerprint: e for e in load_baseline(path).entries}
+    assert entries[kept_fp].reason == "hand-written: rotated in JIRA-1"
+    assert entries[kept_fp].expires == date(2027, 1, 31)
+    assert "ab" * 16 not in entries  # no longer found: dropped
+    assert {e.reason for fp, e in entries.items() if fp != kept_fp} == {"accepted in baseline"}

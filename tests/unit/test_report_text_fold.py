@@ -25,7 +25,7 @@ def test_vendor_findings_of_one_file_read_as_one_line_with_a_count() -> None:
         )
         for i in range(10)
     ]
-    text = render_text(replace(report, findings=[*vendor, *report.findings]))
+    text = render_text(replace(report, findings=[*vendor, *report.findings], severity="info"))
     lines = [ln for ln in text.splitlines() if "libgnutls.so.30" in ln]
     assert len(lines) == 1
     assert "(10 places in this file)" in lines[0] and "line 35" not in lines[0]

@@ -1,19 +1,19 @@
-"""The scan pipeline's own logic: excerpts, one finding per secret, package triage, the layer cache."""
+"""The scan pipeline's own logic: excerpts, one finding per secret (files and metadata), the layer cache."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import pytest
 
-from fixtures.build import FileSpec, ImageSpec, LayerSpec, base_layer, tutorial_insecure, write_image
+from fixtures.build import EmptyStep, ImageSpec, base_layer, tutorial_insecure, write_image
 from scanner.collect import excerpt_around
 from scanner.detectors import one_per_secret
 from scanner.detectors.base import RawMatch
 from scanner.findings import Severity, reset_fingerprint_key
-from scanner.scan import ScanOptions, run_scan
+from scanner.scan import run_scan
+from scanner.settings import Settings
 
 TOKEN = "ghp_" + "Fx9k2LmQ7rTz4WbN8vYc1HdJ6sPa3GeU0oKi"  # fake, built for these tests
 
@@ -70,44 +70,6 @@ def test_one_finding_per_secret_prefers_the_most_specific_family() -> None:
     ]
 
 
-def _image_with_packaged_key(tmp_path: Path, modified: bool) -> Path:
-    key_body = "MIIEogIBAAKCAQEA6yCv+BLrRP/dMPBXJWK21c0aqxIX6JkODL4K+zlyEURt8/Wp\n" * 4
-    shipped = f"-----BEGIN RSA PRIVATE KEY-----\n{key_body}-----END RSA PRIVATE KEY-----\n".encode()
-    md5 = hashlib.md5(shipped, usedforsecurity=False).hexdigest()
-    on_disk = shipped.replace(b"MIIE", b"MIIF", 1) if modified else shipped
-    spec = ImageSpec(
-        [
-            base_layer(),
-            LayerSpec(
-                [
-                    FileSpec("usr/share/libfoo/selftest.pem", on_disk),
-                    FileSpec(
-                        "var/lib/dpkg/info/libfoo1:amd64.md5sums",
-                        f"{md5}  usr/share/libfoo/selftest.pem\n".encode(),
-                    ),
-                ],
-                "RUN apt-get install libfoo1",
-            ),
-        ]
-    )
-    target = tmp_path / "img.tar"
-    write_image(spec, target, "docker-archive")
-    return target
-
-
-@pytest.mark.parametrize("modified", [False, True])
-def test_a_key_shipped_unmodified_by_a_debian_package_is_info_with_the_reason(
-    tmp_path: Path, modified: bool
-) -> None:
-    report = run_scan(ScanOptions(reference=str(_image_with_packaged_key(tmp_path, modified)), jobs=1))
-    (finding,) = [f for f in report.findings if f.location.path == "usr/share/libfoo/selftest.pem"]
-    if modified:
-        assert finding.severity == Severity.HIGH and finding.note is None
-    else:
-        assert finding.severity == Severity.INFO
-        assert finding.note is not None and "Debian package libfoo1" in finding.note
-
-
 def _signature(report: object) -> list[tuple[object, ...]]:
     return sorted(
         (f.rule, f.location.layer_index or -1, f.location.path or "", f.status, f.fingerprint, f.excerpt)
@@ -119,8 +81,8 @@ def test_second_scan_answers_every_layer_from_the_cache_with_the_same_findings(t
     target = tmp_path / "img.tar"
     write_image(tutorial_insecure("cache-test-pw-9", compression="gzip"), target, "docker25-archive")
     cache = tmp_path / "cache"
-    first = run_scan(ScanOptions(reference=str(target), jobs=1, cache_dir=cache))
-    second = run_scan(ScanOptions(reference=str(target), jobs=1, cache_dir=cache))
+    first = run_scan(str(target), Settings(jobs=1, cache_dir=cache))
+    second = run_scan(str(target), Settings(jobs=1, cache_dir=cache))
     assert {layer.status for layer in first.layers} == {"scanned"}
     assert {layer.status for layer in second.layers} == {"cached"}
     assert _signature(first) == _signature(second)
@@ -135,15 +97,15 @@ def test_corrupt_or_foreign_cache_entries_are_ignored_and_the_layer_is_scanned(t
     target = tmp_path / "img.tar"
     write_image(tutorial_insecure("cache-test-pw-9"), target, "docker-archive")
     cache = tmp_path / "cache"
-    first = run_scan(ScanOptions(reference=str(target), jobs=1, cache_dir=cache))
+    first = run_scan(str(target), Settings(jobs=1, cache_dir=cache))
     entries = sorted(cache.rglob("*.json"))
     assert entries
     entries[0].write_text("{not json")
     for entry in entries[1:]:
         doc = json.loads(entry.read_text())
-        doc["hits"] = [{"rule": "made-up"}]  # planted: fails to decode
+        doc["value"]["hits"] = [{"rule": "made-up"}]  # planted: fails to decode
         entry.write_text(json.dumps(doc))
-    again = run_scan(ScanOptions(reference=str(target), jobs=1, cache_dir=cache))
+    again = run_scan(str(target), Settings(jobs=1, cache_dir=cache))
     assert {layer.status for layer in again.layers} == {"scanned"}
     assert _signature(first) == _signature(again)
 
@@ -152,14 +114,14 @@ def test_a_cached_result_is_not_used_for_different_bytes_claiming_the_same_diff_
     clean = tmp_path / "clean.tar"
     write_image(tutorial_insecure("cache-test-pw-9"), clean, "docker-archive")
     cache = tmp_path / "cache"
-    run_scan(ScanOptions(reference=str(clean), jobs=1, cache_dir=cache))
+    run_scan(str(clean), Settings(jobs=1, cache_dir=cache))
     # Same archive, a layer's bytes changed in place, its declared diff_id kept: the cache must not vouch.
     data = bytearray(clean.read_bytes())
     at = data.find(b"cache-test-pw-9")
     data[at : at + 5] = b"CACHE"
     tampered = tmp_path / "tampered.tar"
     tampered.write_bytes(bytes(data))
-    report = run_scan(ScanOptions(reference=str(tampered), jobs=1, cache_dir=cache))
+    report = run_scan(str(tampered), Settings(jobs=1, cache_dir=cache))
     layer1 = report.layers[1]
     assert layer1.status == "unreadable"  # read again, and its digest mismatch is reported
     assert any("digest" in p.what for p in layer1.problems)
@@ -187,8 +149,8 @@ def test_files_scanned_by_worker_processes_give_the_same_report_as_one_process(t
     from fixtures.vectors import rich_vector, write_vector
 
     target = write_vector(rich_vector(7), tmp_path / "rich.tar")
-    one = run_scan(ScanOptions(reference=str(target), jobs=1))
-    two = run_scan(ScanOptions(reference=str(target), jobs=2))
+    one = run_scan(str(target), Settings(jobs=1))
+    two = run_scan(str(target), Settings(jobs=2))
     assert _signature(one) and _signature(one) == _signature(two)
     assert [(la.files, la.bytes, la.status) for la in one.layers] == [
         (la.files, la.bytes, la.status) for la in two.layers
@@ -205,3 +167,82 @@ def test_an_unexpected_exception_is_reported_without_its_message_unless_debuggin
     assert TOKEN not in bug_text(exc) and bug_text(exc).startswith("ValueError")
     monkeypatch.setenv("IMGSCAN_DEBUG", "1")
     assert TOKEN in bug_text(exc)
+
+
+# --- metadata: one finding per secret, the strongest ------------------------------------------------
+
+
+class _StubDetectors:
+    """Two rules matching the same metadata secret: a MEDIUM keyword-style one and a HIGH token one."""
+
+    def __init__(self) -> None:
+        from scanner.detectors.base import Rule
+
+        self.rules = {
+            "metadata/env": Rule("metadata/env", "metadata", Severity.MEDIUM, "env", "h", "fix"),
+            "pattern/aws-access-key": Rule(
+                "pattern/aws-access-key", "credential", Severity.HIGH, "aws", "h", "f"
+            ),
+        }
+
+    def rule(self, rule_id: str) -> object:
+        return self.rules[rule_id]
+
+    def scan_metadata(self, item: object) -> list[RawMatch]:
+        value = item.value  # type: ignore[attr-defined]
+        at = value.find("AKIA")
+        if at < 0:
+            return []
+        secret = value[at : at + 20]
+        return [
+            RawMatch("metadata/env", at, at + 20, secret),
+            RawMatch("pattern/aws-access-key", at, at + 20, secret),
+        ]
+
+
+def test_metadata_deduplication_never_drops_a_higher_severity_for_a_lower_one() -> None:
+    from scanner.image import Image
+    from scanner.metadata_scan import scan_metadata
+
+    aws = "AKIA" + "Q7RZ2XK5W3N8M4PT"  # fake
+    image = Image(
+        "img",
+        "sha256:" + "0" * 64,
+        None,
+        None,
+        "docker-archive",
+        {"config": {"Env": [f"PASSWORD=AWS_ACCESS_KEY_ID={aws}"]}},
+        (),
+        (),
+    )
+    meta = scan_metadata(_StubDetectors(), 0, image)  # type: ignore[arg-type]
+    assert [(f.rule, f.severity) for f in meta.findings] == [("pattern/aws-access-key", Severity.HIGH)]
+
+
+def test_an_env_secret_is_one_finding_not_one_for_the_config_and_one_for_its_history_row(
+    tmp_path: Path,
+) -> None:
+
+    token = "glpat-" + "Xq8Zr2Mv9Tn4Kw7Pb3Ld"  # fake
+    spec = ImageSpec([base_layer(), EmptyStep(f"ENV GITLAB_TOKEN={token}")], env=[f"GITLAB_TOKEN={token}"])
+    target = tmp_path / "img.tar"
+    write_image(spec, target, "docker-archive")
+    report = run_scan(str(target), Settings(jobs=1))
+    (only,) = [f for f in report.findings if f.location.kind in ("config", "history")]
+    assert (only.location.kind, only.location.key) == ("config", "Env.GITLAB_TOKEN")
+    # the history line beside the layer still has the value masked
+    assert all(token not in (la.created_by or "") for la in report.layers)
+
+
+def test_progress_reports_layers_and_stored_bytes_up_to_the_total(tmp_path: Path) -> None:
+    from scanner.scan import Progress
+
+    target = tmp_path / "img.tar"
+    write_image(tutorial_insecure("progress-pw-1", compression="gzip"), target, "docker25-archive")
+    seen: list[Progress] = []
+    report = run_scan(str(target), Settings(jobs=1), seen.append)
+    scans = [p for p in seen if p.phase == "scan" and p.layers_total]
+    assert scans[-1].layers_done == scans[-1].layers_total == len(report.layers)
+    assert scans[-1].bytes_total is not None and scans[-1].bytes_done == scans[-1].bytes_total > 0
+    done = [p.bytes_done for p in scans]
+    assert done == sorted(done) and done[0] == 0

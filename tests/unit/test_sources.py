@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -18,10 +21,11 @@ from fixtures.build import (
     write_image,
     write_images,
 )
-from scanner.errors import SourceError
-from scanner.formats import read_location
+from scanner.errors import FormatError, SourceError
 from scanner.image import Image, Platform
 from scanner.sources import open_images
+from scanner.sources.archive import TarStore
+from scanner.sources.manifests import read_location
 
 
 def mixed_spec(repo_tag: str = "imgscan-test/mixed:1") -> ImageSpec:
@@ -224,3 +228,39 @@ def test_image_platform_is_read_from_config_with_variant(tmp_path: Path) -> None
     assert image.platform == Platform("linux", "arm", "v7")
     with pytest.raises(SourceError, match="linux/arm/v7"):
         open_images(str(path), tmp_path, Platform.parse("linux/amd64"))
+
+
+@pytest.mark.parametrize("fmt", ["docker-archive", "oci-archive"])
+def test_a_layer_opens_its_own_uncompressed_tar(tmp_path: Path, fmt: str) -> None:
+    path = target(tmp_path, fmt)
+    built = write_image(mixed_spec(), path, fmt)
+
+    [image] = open_images(str(path), tmp_path)
+
+    for layer, diff_id in zip(image.layers, built.diff_ids, strict=True):
+        with layer.open_tar() as tar:
+            assert "sha256:" + hashlib.sha256(tar.read()).hexdigest() == diff_id
+
+
+def test_outer_members_with_long_names_are_found_by_their_full_name(tmp_path: Path) -> None:
+    long_name = "d" * 120 + "/notes.json"
+    path = tmp_path / "long.tar"
+    with tarfile.open(path, "w", format=tarfile.GNU_FORMAT) as tar:
+        info = tarfile.TarInfo(long_name)
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"{}"))
+
+    loc = TarStore(path, "long").locate(long_name)
+
+    assert loc is not None and read_location(loc) == b"{}"
+
+
+def test_outer_archive_with_a_pax_global_header_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "global.tar"
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT, pax_headers={"comment": "x"}) as tar:
+        info = tarfile.TarInfo("manifest.json")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"[]"))
+
+    with pytest.raises(FormatError, match="global header"):
+        TarStore(path, "global")

@@ -14,7 +14,7 @@ import pytest
 import requests.exceptions
 
 from scanner.errors import SourceError
-from scanner.sources import open_images
+from scanner.sources import open_images, parse_reference, source_for
 from scanner.sources.daemon import inspect
 
 DOCKER = "/usr/bin/docker"
@@ -75,10 +75,12 @@ def test_daemon_image_is_read_from_its_save_stream(built_image: str, tmp_path: P
     assert not [p for p in image.problems if p.inconclusive]
 
 
-def test_docker_transport_names_the_same_image(built_image: str, tmp_path: Path) -> None:
-    [image] = open_images(f"docker:{built_image}", tmp_path)
+def test_docker_daemon_transport_names_the_same_image(built_image: str, tmp_path: Path) -> None:
+    ref = parse_reference(f"docker-daemon:{built_image}")
+    [image] = open_images(ref, tmp_path)
 
     assert image.id == inspect(built_image)["Id"]
+    assert source_for(ref).identity(ref) == image.id
 
 
 def test_missing_daemon_image_is_no_such_image(tmp_path: Path) -> None:

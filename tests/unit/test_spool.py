@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scanner.blob import BlobLocation
+from scanner.sources.archive import TarStore
 from scanner.sources.spool import SpoolWriter
 
 
@@ -96,3 +97,30 @@ def test_garbage_stops_the_announcements_but_not_the_spool() -> None:
     junk = b"not a tar header at all " * 100
     writer.write(junk)
     assert out.getvalue() == junk and seen == []
+
+
+def test_announced_blobs_lie_where_the_outer_archive_reader_finds_them(tmp_path: Path) -> None:
+    stream, _ = _save_stream()
+    path = tmp_path / "save.tar"
+    seen: list[BlobLocation] = []
+    with open(path, "wb") as fh:
+        SpoolWriter(fh, str(path), seen.append).write(stream)
+    store = TarStore(path, "save")
+
+    located = [store.locate(n) for n in store.names() if n.endswith("layer.tar") or n.startswith("blobs/")]
+
+    assert seen == list(dict.fromkeys(loc for loc in located if loc is not None))  # the symlink: once
+
+
+def test_a_negative_base256_size_stops_the_announcements() -> None:
+    block = bytearray(tarfile.TarInfo("aaa/layer.tar").tobuf(tarfile.USTAR_FORMAT))
+    block[124:136] = b"\xff" * 12  # base-256 -1: Go's reader refuses it, so does the tar reader
+    block[148:156] = b"        "
+    block[148:156] = f"{sum(block):06o}\0 ".encode()
+    out = io.BytesIO()
+    seen: list[BlobLocation] = []
+    writer = SpoolWriter(out, "x", seen.append)
+
+    writer.write(bytes(block) + _layer_tar("etc/a"))
+
+    assert seen == [] and writer.ended

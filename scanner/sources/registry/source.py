@@ -11,7 +11,11 @@ from typing import Any
 
 from scanner.blob import BlobLocation
 from scanner.errors import FormatError, SourceError
-from scanner.formats import (
+from scanner.image import Image, Platform, is_sha256_digest
+from scanner.sources.images import select_images
+from scanner.sources.interface import OnBlob, Source
+from scanner.sources.interface import Reference as SourceReference
+from scanner.sources.manifests import (
     INDEX_TYPES,
     JSON_CAP,
     MANIFEST_TYPES,
@@ -19,12 +23,9 @@ from scanner.formats import (
     MT_DOCKER_MANIFEST,
     MT_OCI_INDEX,
     MT_OCI_MANIFEST,
-    _OciReader,
-    select_images,
+    JsonReader,
 )
-from scanner.image import Image, Platform, is_sha256_digest
-from scanner.sources.interface import OnBlob, Source
-from scanner.sources.interface import Reference as SourceReference
+from scanner.sources.oci import OciReader
 from scanner.sources.registry.blob import RegistryBlob
 from scanner.sources.registry.client import RegistryClient
 from scanner.sources.registry.options import RegistryOptions
@@ -62,7 +63,7 @@ def open_registry(ref: str, workdir: Path, options: RegistryOptions) -> list[Ima
     reference = parse_reference(ref)
     store = RegistryStore(RegistryClient(reference, options, workdir), workdir)
     store.fetch_documents()
-    return _OciReader(store, ref, FORMAT, {}).read()  # type: ignore[arg-type]
+    return OciReader(JsonReader(store), ref, FORMAT).read()
 
 
 class RegistryStore:
@@ -138,7 +139,8 @@ class RegistryStore:
                 f"{self.label}: manifest {digest[:19]} sent by the registry does not match its digest"
             )
         data = _json_object(raw, f"{self.label}: manifest {ref[:19]}")
-        media_type = data.get("mediaType") if isinstance(data.get("mediaType"), str) else header_type
+        declared = data.get("mediaType")
+        media_type = declared if isinstance(declared, str) else header_type
         if media_type not in INDEX_TYPES and media_type not in MANIFEST_TYPES:
             media_type = MT_OCI_INDEX if "manifests" in data else MT_OCI_MANIFEST
         return raw, media_type, actual
