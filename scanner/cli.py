@@ -266,8 +266,9 @@ def build_settings(options: dict[str, Any]) -> Settings:
 def _registry_options(options: dict[str, Any]) -> RegistryOptions:
     from scanner.sources.registry import RegistryOptions, parse_creds
 
-    creds = parse_creds(options["creds"]) if options["creds"] else None
-    return RegistryOptions(creds, options["tls_verify"], options["cert_dir"], options["ca"])
+    # The fleet command has no registry options (yet): Docker's own credentials and TLS defaults apply.
+    creds = parse_creds(options["creds"]) if options.get("creds") else None
+    return RegistryOptions(creds, options.get("tls_verify", True), options.get("cert_dir"), options.get("ca"))
 
 
 def _use_color(flag: bool | None, output: Path | None) -> bool:
