@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 
 from scanner import __version__, packages, policy
 from scanner.collect import EXCERPT_CONTEXT
 from scanner.detectors.base import MetadataString, RawMatch, Rule
-from scanner.detectors.known import KnownSecret
+from scanner.detectors.known_values import KnownSecret
 from scanner.findings import Finding, Location, Severity, finding_fingerprint, redact_text, redact_value
 from scanner.image import Image, Layer
 from scanner.lineage import Lineage
@@ -44,12 +44,18 @@ def layer_finding(
     )
 
 
-def metadata_finding(rule: Rule, image_index: int, item: MetadataString, m: RawMatch) -> Finding:
-    """A finding from a metadata string: the value around the match, the secret masked."""
+def metadata_finding(
+    rule: Rule, image_index: int, item: MetadataString, m: RawMatch, found: Iterable[str] = ()
+) -> Finding:
+    """A finding from a metadata string: the value around the match, this secret and every other found
+    secret masked."""
     location = Location(
         item.kind, image_index, item.layer_index, None, None, None, item.history_index, item.key
     )
     value = item.value
+    for other in set(found) - {m.secret}:  # same length, so m's offsets hold; no part shows at an edge
+        if other:
+            value = value.replace(other, "*" * len(other))
     lo = max(0, m.start - EXCERPT_CONTEXT)
     hi = min(len(value), m.end + EXCERPT_CONTEXT)
     shown = value[lo : m.start] + redact_value(m.secret) + value[m.end : hi]

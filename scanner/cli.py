@@ -229,7 +229,7 @@ def build_settings(options: dict[str, Any]) -> Settings:
     import platformdirs
 
     from scanner import policy
-    from scanner.detectors.known import load_known_secrets, parse_secret_spec
+    from scanner.detectors.known_values import load_known_secrets, parse_secret_spec
     from scanner.findings import Severity
     from scanner.image import Platform
     from scanner.settings import Settings

@@ -66,11 +66,8 @@ class Collector:
         self._archive: tuple[str, tuple[str | None, str | None]] = ("", (None, None))
 
     def member(self, member: Member) -> None:
-        if member.kind in ("file",):
-            return  # regular files are seen through their content windows
-        for m in self.detectors.scan_member(
-            member.path, member.kind, member.size, member.linkname, self.layer_index
-        ):
+        # What a member is (its name, link target, a whiteout); a regular file's bytes come as windows.
+        for m in self.detectors.scan_member(member):
             self._add(member.path, member.inner_path, None, m, b"", [m])
 
     def content(self, member: Member, content: Content) -> None:

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 from scanner.assemble import metadata_finding
-from scanner.detectors import _FAMILY_RANK, DetectorSet
+from scanner.detectors import DetectorSet, rank
 from scanner.detectors.base import MetadataString, RawMatch
 from scanner.detectors.metadata import metadata_areas, metadata_strings
 from scanner.findings import redact_text
 from scanner.image import Image
 from scanner.model import ImageMetadata
-
-
-def _rank(rule_id: str) -> int:
-    """The detectors' family ranking, with known secrets first and metadata rules beside credential files."""
-    family = rule_id.split("/", 1)[0]
-    return {"known-secret": -1, "metadata": 0}.get(family, _FAMILY_RANK.get(family, 9))
 
 
 def _is_env_or_label(key: str) -> bool:
@@ -28,13 +22,15 @@ def scan_metadata(detectors: DetectorSet, image_index: int, image: Image) -> Ima
     found in them masked."""
     best: dict[tuple[str, str, bool], tuple[tuple[int, int, int], MetadataString, RawMatch]] = {}
     history_secrets: dict[int, list[str]] = {}
+    found: set[str] = set()
     for order, item in enumerate(metadata_strings(image)):
         for m in detectors.scan_metadata(item):
+            found.add(m.secret)
             if item.kind == "history" and item.history_index is not None:
                 history_secrets.setdefault(item.history_index, []).append(m.secret)
             key = (item.kind, m.secret, m.known_secret_id is not None)
             severity = m.severity if m.severity is not None else detectors.rule(m.rule).severity
-            strength = (-int(severity), _rank(m.rule), order)
+            strength = (-int(severity), rank(m.rule), order)
             if key not in best or strength < best[key][0]:
                 best[key] = (strength, item, m)
     live = {
@@ -46,7 +42,8 @@ def scan_metadata(detectors: DetectorSet, image_index: int, image: Image) -> Ima
         (b for (kind, secret, known), b in best.items() if kind != "history" or (secret, known) not in live),
         key=lambda b: b[0][2],
     )
-    findings = [metadata_finding(detectors.rule(m.rule), image_index, item, m) for _, item, m in kept]
+    # A whole document's excerpt may show other secrets found in it: each is masked in every excerpt.
+    findings = [metadata_finding(detectors.rule(m.rule), image_index, item, m, found) for _, item, m in kept]
     created_by: dict[int, str] = {}
     for layer in image.layers:
         if layer.history is not None:

@@ -8,7 +8,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 
 from scanner.blob import BlobLocation
 from scanner.collect import Collector, bug_text, walk_safely
-from scanner.detectors import DetectorConfig, DetectorSet
+from scanner.detectors import DetectorSet
 from scanner.detectors.base import Content
 from scanner.image import Layer
 from scanner.model import Hit, LayerOutcome, Owner, Problem
@@ -23,19 +23,12 @@ _INLINE_BYTES = 8 << 20  # a file (with its nested entries) past this is scanned
 _worker_detectors: DetectorSet | None = None
 
 
-def pool(jobs: int, config: DetectorConfig) -> ProcessPoolExecutor:
-    """Worker processes, each with its own detector set (detect-secrets and hyperscan state per process)."""
-    return ProcessPoolExecutor(
-        max_workers=jobs,
-        mp_context=multiprocessing.get_context("fork"),
-        initializer=_init_worker,
-        initargs=(config,),
-    )
-
-
-def _init_worker(config: DetectorConfig) -> None:
+def pool(jobs: int, detectors: DetectorSet) -> ProcessPoolExecutor:
+    """Worker processes forked from this one: each inherits the compiled detector set instead of compiling
+    its own (Hyperscan scratch space is made per process on first use)."""
     global _worker_detectors
-    _worker_detectors = DetectorSet(config)
+    _worker_detectors = detectors
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"))
 
 
 def _scan_batch(layer_index: int, events: list[Event]) -> BatchResult:

@@ -27,6 +27,8 @@ from scanner.settings import Settings
 from scanner.walk import Limits, verify
 
 _HASH_CHUNK = 1 << 20
+# Below this many stored layer bytes one process scans faster than it can start workers.
+POOL_MIN_BYTES = 32 << 20
 _LAYER_WHERE = re.compile(r"^layer -?\d+")
 
 
@@ -76,11 +78,11 @@ def _scan(
     from scanner.sources import open_images
 
     jobs = settings.jobs or (os.cpu_count() or 1)
-    workers = parallel.pool(jobs, detectors.config) if jobs > 1 else None
+    # A daemon's save stream takes seconds to arrive: its layers are scanned by workers as they land.
+    workers = parallel.pool(jobs, detectors) if jobs > 1 and name else None
     try:
         with tempfile.TemporaryDirectory(prefix="imgscan-") as tmp:
             limits = replace(settings.limits, spool_dir=tmp)
-            # A daemon's save stream takes seconds to arrive: its layers are scanned as they land.
             early = parallel.EarlyScans(workers, jobs, detectors, limits) if workers and name else None
             try:
                 if progress:
@@ -89,6 +91,8 @@ def _scan(
                 images = open_images(reference, Path(tmp), settings.platform, on_blob, settings.registry)
                 if early is not None:
                     early.finish()
+                if workers is None and jobs > 1 and _stored_bytes(images) >= POOL_MIN_BYTES:
+                    workers = parallel.pool(jobs, detectors)  # starting workers costs more than small images
                 scan = _LayerScan(detectors, cache, limits, workers, jobs, early, progress)
                 by_key = scan.run(images)
             finally:
@@ -103,6 +107,12 @@ def _scan(
         for image, image_outcomes, meta in zip(images, outcomes, metas, strict=True):
             _remember_image(cache, image, image_outcomes, meta)
     return images, outcomes, metas
+
+
+def _stored_bytes(images: list[Image]) -> int:
+    """Stored bytes of every layer (unknown sizes count as large: better two cores than one)."""
+    sizes = [layer.size for image in images for layer in image.layers]
+    return POOL_MIN_BYTES if None in sizes else sum(s for s in sizes if s is not None)
 
 
 def _layer_key(layer: Layer) -> tuple[object, ...]:

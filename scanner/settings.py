@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from scanner.detectors.known import KnownSecret
+from scanner.detectors.known_values import KnownSecret
 from scanner.findings import Severity, keyed_fingerprint
 from scanner.image import Platform
 from scanner.policy import AllowEntry, Baseline

@@ -339,7 +339,6 @@ class _Walker:
                 size=size,
                 is_first=first,
                 is_last=last,
-                layer_index=self.layer.index,
             ),
         )
 

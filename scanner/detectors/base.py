@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+import tomllib
 from dataclasses import dataclass
-from typing import Protocol
+from importlib import resources
+from typing import Any, ClassVar, Protocol
 
 from scanner.findings import Severity
+
+
+def data_table(name: str) -> dict[str, Any]:
+    """A rule table shipped beside the detectors (`patterns.toml`, `filenames.toml`)."""
+    return tomllib.loads(_table_text(name))
+
+
+def table_digest(name: str) -> str:
+    """A short digest of a rule table's bytes, for the version of the detector that reads it."""
+    return hashlib.sha256(_table_text(name).encode()).hexdigest()[:16]
+
+
+def _table_text(name: str) -> str:
+    return resources.files("scanner.detectors").joinpath(name).read_text("utf-8")
 
 
 @dataclass(frozen=True)
@@ -32,7 +48,6 @@ class Content:
     size: int  # whole file size
     is_first: bool
     is_last: bool
-    layer_index: int
 
 
 @dataclass(frozen=True)
@@ -45,6 +60,7 @@ class MetadataString:
     history_index: int | None = None
     layer_index: int | None = None
     where: str | None = None  # e.g. the attestation document
+    raw: bool = False  # the whole document's text, scanned as well as its parsed values
 
 
 @dataclass(frozen=True)
@@ -60,13 +76,30 @@ class RawMatch:
     known_secret_id: str | None = None
 
 
-class ContentDetector(Protocol):
+class TarEntry(Protocol):
+    """What detectors see of a tar member besides its bytes (the walker's Member satisfies it)."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def kind(self) -> str: ...  # "file", "symlink", "hardlink", "dir", "whiteout", ...
+    @property
+    def linkname(self) -> str | None: ...
+
+
+class Detector(Protocol):
+    """One detector family. `family` is the rule-id prefix it reports under; `rank` orders families
+    whose matches cover the same bytes at the same severity (lower wins: the more specific evidence);
+    `version` goes into the ruleset hash, so a detector whose logic changes invalidates cached results.
+
+    A detector implements any of `scan_content(content)`, `scan_member(entry)`, `scan_metadata(item)`,
+    each returning raw matches; the DetectorSet calls what is there. A detector with `prefilters()` (its
+    engine.Prefilter objects) has them joined into the set's one database (engine.SharedScan).
+    """
+
+    family: ClassVar[str]
+    rank: ClassVar[int]
     rules: tuple[Rule, ...]
 
-    def scan(self, content: Content) -> Iterable[RawMatch]: ...
-
-
-class MetadataDetector(Protocol):
-    rules: tuple[Rule, ...]
-
-    def scan_metadata(self, item: MetadataString) -> Iterable[RawMatch]: ...
+    @property
+    def version(self) -> str: ...  # the code's version, plus a digest of any rule table it reads

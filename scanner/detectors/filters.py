@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 # Values people write where a real secret would go: templates, variables, masks, well-known dummies.
 # Weak real passwords ("password", "secret") are NOT here: `password password` in a netrc is a leak.
@@ -53,7 +54,28 @@ def is_placeholder(value: str) -> bool:
         return True
     if v.lower() in _PLACEHOLDER_WORDS:
         return True
-    return any(p.match(v) for p in _PLACEHOLDER_PATTERNS)
+    return any(p.match(v) for p in _PLACEHOLDER_PATTERNS) or is_filler_token(v)
+
+
+_TOKEN_PARTS = re.compile(r"[_\-.:/]+")
+_MIN_FILLER_BODY = 12  # shorter bodies are passwords, judged by other rules, not token bodies
+_MAX_FILLER_TOKEN = 256  # longer values (key blocks, JWTs with claims) are not one filler body
+
+
+def is_filler_token(value: str) -> bool:
+    """A token whose body is filler: `sk_live_XXXXXXXXXXXXXXXXXXXXXXXX`, `AKIA0000000000000000`, `ghp_abab..`.
+
+    The body is the longest part between separators; it is filler when it has at most two distinct
+    characters, or at most four with one of them making up three quarters of it. Random bodies of this
+    length have well over ten distinct characters.
+    """
+    if len(value) > _MAX_FILLER_TOKEN:
+        return False
+    body = max(_TOKEN_PARTS.split(value), key=len)
+    if len(body) < _MIN_FILLER_BODY or len(set(body)) > 4:
+        return False
+    counts = Counter(body)
+    return len(counts) <= 2 or (len(counts) <= 4 and max(counts.values()) * 4 >= len(body) * 3)
 
 
 # Keys published in vendors' documentation; they appear in SDKs and docs inside many images.

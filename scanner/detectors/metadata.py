@@ -1,4 +1,4 @@
-"""Image metadata as located strings (config, history, buildinfo, attestations) and its credential rules."""
+"""Image metadata as located strings: config, history, buildinfo, attestations, each whole document."""
 
 from __future__ import annotations
 
@@ -6,20 +6,11 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-from scanner.detectors.base import MetadataString, RawMatch, Rule
-from scanner.detectors.credfiles import command_line_credentials, url_credentials
-from scanner.detectors.filters import (
-    is_credential_name,
-    is_documented_example,
-    is_placeholder,
-    is_secret_reference,
-    is_url_placeholder_credential,
-)
-from scanner.findings import Severity
-from scanner.image import HistoryEntry, Image
+from scanner.detectors.base import MetadataString
+from scanner.image import HistoryEntry, Image, MetadataDocument
 
 # BuildKit writes .v1 (binfotypes.ImageConfigField); older releases and docs say .v0.
 BUILDINFO_KEYS = ("moby.buildkit.buildinfo.v1", "moby.buildkit.buildinfo.v0")
@@ -35,9 +26,6 @@ _CONFIG_FIELDS = (
     "Shell",
 )
 _DOC_KINDS = {"attestation": "attestation", "manifest": "manifest", "index": "manifest"}
-
-
-# --- the producer -----------------------------------------------------------------------------------
 
 
 def metadata_strings(image: Image) -> Iterator[MetadataString]:
@@ -59,6 +47,25 @@ def metadata_strings(image: Image) -> Iterator[MetadataString]:
             yield from _buildinfo(doc.data, BUILDINFO_KEYS[0], "config", doc.where)
             continue
         yield from _walk(doc.data, "", _DOC_KINDS.get(doc.area, "config"), doc.where)
+    yield from raw_documents(image)
+
+
+def raw_documents(image: Image) -> Iterator[MetadataString]:
+    """Each metadata document's whole text, for what the parsed values leave out: object keys, numbers,
+    duplicate keys (JSON keeps the last), fields no walker knows (history `created`, rootfs extras)."""
+    docs = [(doc.area, doc.where, _raw_text(doc)) for doc in image.metadata]
+    if not any(area == "config" for area, _, _ in docs) and image.config:
+        docs.insert(0, ("config", "config", json.dumps(image.config, ensure_ascii=False)))
+    for area, where, text in docs:
+        yield MetadataString(_DOC_KINDS.get(area, "config"), "(document)", text, where=where, raw=True)
+
+
+def _raw_text(doc: MetadataDocument) -> str:
+    # The bytes as the image holds them, where the source kept them; else the parsed document again.
+    raw = getattr(doc, "raw", None)
+    if isinstance(raw, bytes) and raw:
+        return raw.decode("utf-8", "surrogateescape")
+    return json.dumps(doc.data, ensure_ascii=False)
 
 
 def metadata_areas(image: Image) -> list[str]:
@@ -87,10 +94,12 @@ def metadata_areas(image: Image) -> list[str]:
 def _config_object(obj: dict[str, Any], prefix: str) -> Iterator[MetadataString]:
     for field, value in obj.items():
         if field == "Env" and isinstance(value, list):
-            for item in value:
-                if isinstance(item, str):
+            for i, item in enumerate(value):
+                if isinstance(item, str) and "=" in item:
                     name, _, val = item.partition("=")
                     yield MetadataString("config", f"{prefix}Env.{name}", val)
+                elif isinstance(item, str):  # no `=`: not a variable, but still bytes of the image
+                    yield MetadataString("config", f"{prefix}Env[{i}]", item)
         elif field == "Labels" and isinstance(value, dict):
             for name, val in value.items():
                 yield from _walk(val, f"{prefix}Labels.{name}", "config", None)
@@ -141,7 +150,7 @@ def _buildinfo(value: Any, key: str, kind: str, where: str) -> Iterator[Metadata
 # --- history rows ---------------------------------------------------------------------------------
 
 _RUN_ARGS = re.compile(r"^\s*(?:RUN\s+)?\|(\d+)\s+", re.S)
-_INSTRUCTION = re.compile(r"^\s*(?:\S.*?#\(nop\)\s*)?(ENV|LABEL|ARG)\s+(.*)$", re.S)
+INSTRUCTION = re.compile(r"^\s*(?:\S.*?#\(nop\)\s*)?(ENV|LABEL|ARG)\s+(.*)$", re.S)
 _ARG_NAME = re.compile(r"(?:^|\s)([A-Za-z_][A-Za-z0-9_]*)=")
 _LABEL_NAME = re.compile(r"(?:^|\s)([\"']?[\w./-]+[\"']?)=")
 
@@ -158,7 +167,7 @@ def history_strings(entry: HistoryEntry) -> Iterator[MetadataString]:
             yield item(key, value)
     for name, value in run_build_args(entry.created_by)[0]:
         yield item(f"build-arg:{name}", value)
-    m = _INSTRUCTION.match(entry.created_by)
+    m = INSTRUCTION.match(entry.created_by)
     if m:
         instruction, rest = m.group(1), m.group(2).strip()
         prefix = {"ENV": "Env.", "LABEL": "Labels.", "ARG": "build-arg:"}[instruction]
@@ -218,152 +227,3 @@ def _unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
         return value[1:-1]
     return value
-
-
-# --- the detector ---------------------------------------------------------------------------------
-
-_FAMILIES = {
-    "build-arg": ("a build argument", "Build arguments are recorded in the image history and provenance"),
-    "env": ("an ENV variable", "ENV values are part of the image config and its history"),
-    "label": ("a label", "Labels are part of the image config"),
-    "config": ("the image config", "Every config field is readable by anyone who can pull the image"),
-    "history": ("a RUN command line", "RUN command lines are recorded verbatim in the image history"),
-    "attestation": ("a build attestation", "Provenance attestations (mode=max) record build parameters"),
-}
-_REMEDIATION = (
-    "Pass it with `docker build --secret id=token,env=TOKEN` and read it in "
-    "`RUN --mount=type=secret,id=token,env=TOKEN ...`, never as ARG/ENV/LABEL; rotate the leaked credential."
-)
-_COMMAND_FIELDS = re.compile(r"^(container_config\.)?(Cmd|Entrypoint|Healthcheck|OnBuild|Shell)\b")
-_NOT_SECRETS = {"true", "false", "yes", "no", "on", "off", "enabled", "disabled", "required", "optional"}
-_PLAIN_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^@\s]*$")
-
-
-def _rules() -> tuple[Rule, ...]:
-    rules = [
-        Rule(
-            f"metadata/{family}",
-            "metadata",
-            Severity.HIGH,
-            f"Credential in {label}",
-            f"{why}: a credential there is readable by anyone who can pull the image or read its provenance.",
-            _REMEDIATION,
-        )
-        for family, (label, why) in _FAMILIES.items()
-    ]
-    rules.append(
-        Rule(
-            "metadata/url-credentials",
-            "metadata",
-            Severity.HIGH,
-            "URL with credentials in image metadata",
-            "A URL with a user:password (or token) part is stored in the image metadata.",
-            _REMEDIATION,
-        )
-    )
-    return tuple(rules)
-
-
-def family(item: MetadataString) -> str:
-    """Which metadata rule an item falls under, from its key and kind."""
-    key = item.key
-    if key.startswith("build-arg:"):
-        return "build-arg"
-    if key.startswith("Env.") or ".Env." in key:
-        return "env"
-    if key.startswith("Labels.") or ".Labels." in key:
-        return "label"
-    if item.kind == "attestation":
-        return "attestation"
-    if item.kind == "history":
-        return "history"
-    return "config"
-
-
-def credential_name(item: MetadataString) -> str:
-    """The name saying what the value is: K of build-arg:K / Env.K, a label's key, a JSON path's last key."""
-    key = item.key
-    if key.startswith("build-arg:"):
-        return key[len("build-arg:") :]
-    for marker in ("Env.", "Labels."):
-        at = key.find(marker)
-        if at == 0 or (at > 0 and key[at - 1] == "."):
-            return key[at + len(marker) :]
-    last = key.rsplit(".", 1)[-1]
-    return re.sub(r"\[\d+\]$", "", last)
-
-
-def _value_span(value: str) -> tuple[int, int]:
-    start, end = 0, len(value)
-    while start < end and value[start].isspace():
-        start += 1
-    while end > start and value[end - 1].isspace():
-        end -= 1
-    if end - start >= 2 and value[start] == value[end - 1] and value[start] in "'\"":
-        start, end = start + 1, end - 1
-    return start, end
-
-
-def is_real_value(value: str) -> bool:
-    v = value.strip()
-    return bool(v) and not (
-        v.lower() in _NOT_SECRETS
-        or is_placeholder(v)
-        or is_documented_example(v)
-        or is_secret_reference(v)
-        or _PLAIN_URL.match(v)
-    )
-
-
-class MetadataCredentialDetector:
-    """Credential-named metadata keys with real values, credentials on recorded command lines, URLs."""
-
-    rules: tuple[Rule, ...] = _rules()
-
-    def scan_metadata(self, item: MetadataString) -> Iterable[RawMatch]:
-        value = item.value
-        rule = f"metadata/{family(item)}"
-        if is_credential_name(credential_name(item)):
-            start, end = _value_span(value)
-            if is_real_value(value[start:end]):
-                return [RawMatch(rule, start, end, value[start:end])]
-            return []
-        out: list[RawMatch] = []
-        command_start = self._command_start(item)
-        if command_start is not None:
-            for cred in command_line_credentials(value[command_start:]):
-                start, end = cred.start + command_start, cred.end + command_start
-                if cred.field.startswith("url-"):
-                    continue  # reported below as url-credentials
-                if is_real_value(cred.value):
-                    out.append(RawMatch(rule, start, end, cred.value))
-        for cred in url_credentials(value):
-            user, password = _url_userinfo(value, cred.start, cred.end, cred.field)
-            if is_url_placeholder_credential(user, password) or not is_real_value(cred.value):
-                continue
-            if not any(cred.start < m.end and m.start < cred.end for m in out):
-                out.append(RawMatch("metadata/url-credentials", cred.start, cred.end, cred.value))
-        return out
-
-    @staticmethod
-    def _command_start(item: MetadataString) -> int | None:
-        """Where a command line starts in the value, or None when the item is not a command line."""
-        if item.kind == "history" and item.key == "created_by":
-            if _INSTRUCTION.match(item.value):
-                return None  # ENV/LABEL/ARG rows: their pairs are items of their own
-            return run_build_args(item.value)[1]
-        if item.kind == "config" and _COMMAND_FIELDS.match(item.key):
-            return 0
-        if item.kind == "attestation" and "args" in item.key.lower():
-            return 0
-        return None
-
-
-def _url_userinfo(value: str, start: int, end: int, field: str) -> tuple[str, str]:
-    """(user, password) around a url_credentials span."""
-    if field == "url-user":
-        rest = value[end + 1 :]
-        return value[start:end], rest.split("@", 1)[0]
-    head = value[:start]
-    user = head[head.rfind("/") + 1 : -1] if head.endswith(":") else ""
-    return user, value[start:end]

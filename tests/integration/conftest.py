@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.vectors import Decoy, Vector, write_vector
-from scanner.detectors.known import load_known_secrets
+from scanner.detectors.known_values import load_known_secrets
 from scanner.findings import Finding, Severity, reset_fingerprint_key
 from scanner.result import ScanReport
 from scanner.scan import run_scan

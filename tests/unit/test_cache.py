@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from fixtures.build import tutorial_insecure, write_image
 from scanner.cache import CachedImage, CachedLayer, ScanCache, decode, encode
-from scanner.detectors.known import KnownSecret, KnownSecretSpec, load_known_secrets
+from scanner.detectors.known_values import KnownSecret, KnownSecretSpec, load_known_secrets
 from scanner.findings import Finding, Location, Severity
 from scanner.model import Hit, ImageMetadata, LayerOutcome, LayerSummary, Owner, Problem
 from scanner.policy import AllowEntry
@@ -291,12 +291,12 @@ def test_the_issue_9_reproduction_through_the_cli_keeps_the_netrc_finding(tmp_pa
 
 def test_the_bytes_are_hashed_for_a_lookup_only_when_a_result_could_exist(tmp_path: Path) -> None:
     from scanner.image import Layer
-    from scanner.scan import _worth_hashing
+    from scanner.scan import worth_hashing
 
     cache = ScanCache(tmp_path, "sha256:key")
     outcome = _outcome()
     declared = Layer(0, outcome.summary.blob_digest, None, "tar", 1, None)
-    assert not _worth_hashing(cache, declared)  # cold: scanning reads the bytes once, not twice
+    assert not worth_hashing(cache, declared)  # cold: scanning reads the bytes once, not twice
     cache.put_layer(outcome)
-    assert _worth_hashing(cache, declared)
-    assert _worth_hashing(cache, replace(declared, digest=None))  # nothing declared: always hash
+    assert worth_hashing(cache, declared)
+    assert worth_hashing(cache, replace(declared, digest=None))  # nothing declared: always hash

@@ -9,7 +9,8 @@ import secrets
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scanner.detectors.credfiles import PARSERS, command_line_credentials, json_strings, parse
+from scanner.detectors.credfiles import PARSERS, parse
+from scanner.detectors.credtext import command_line_credentials, json_strings
 
 
 def values(fmt: str, text: str) -> list[str]:

@@ -18,7 +18,7 @@ B64 = string.ascii_letters + string.digits + "+/"
 
 
 def scan(path: str, data: bytes) -> list[RawMatch]:
-    return list(EntropyDetector().scan(Content(path, None, data, 0, len(data), True, True, 0)))
+    return list(EntropyDetector().scan_content(Content(path, None, data, 0, len(data), True, True)))
 
 
 def reference(line: str) -> set[tuple[str, str]]:
@@ -141,5 +141,5 @@ def test_hyperscan_candidate_search_gives_exactly_the_re_candidates() -> None:
     fast, plain = EntropyDetector(use_hyperscan=True), EntropyDetector(use_hyperscan=False)
     assert list(fast._candidates(data)) == list(plain._candidates(data))
     assert list(fast._candidates(data))  # the corpus does hold candidates
-    content = Content("settings.env", None, data, 0, len(data), True, True, 0)
-    assert list(fast.scan(content)) == list(plain.scan(content))
+    content = Content("settings.env", None, data, 0, len(data), True, True)
+    assert list(fast.scan_content(content)) == list(plain.scan_content(content))

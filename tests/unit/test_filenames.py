@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
+import random
 import secrets
 import string
 import textwrap
@@ -15,8 +17,17 @@ from scanner.detectors.filenames import SensitiveFileDetector, sensitive_format
 from scanner.findings import Severity
 
 
+@dataclasses.dataclass(frozen=True)
+class _Entry:
+    path: str
+    kind: str
+    linkname: str | None = None
+
+
 def scan(path: str, data: bytes, inner_path: str | None = None) -> list[RawMatch]:
-    return list(SensitiveFileDetector().scan(Content(path, inner_path, data, 0, len(data), True, True, 0)))
+    return list(
+        SensitiveFileDetector().scan_content(Content(path, inner_path, data, 0, len(data), True, True))
+    )
 
 
 def fake(n: int = 24) -> str:
@@ -282,32 +293,35 @@ def test_keepass_database_is_a_sensitive_file() -> None:
 
 def test_whiteout_of_sensitive_path_is_info_evidence() -> None:
     detector = SensitiveFileDetector()
-    [m] = detector.scan_member("root/.wh..netrc", "whiteout", 0, None, 2)
+    [m] = detector.scan_member(_Entry("root/.wh..netrc", "whiteout"))
     assert m.rule == "sensitive-file/deleted" and (m.start, m.end, m.secret) == (0, 0, "")
     assert next(r for r in detector.rules if r.id == m.rule).severity == Severity.INFO
 
 
 def test_whiteout_of_ordinary_file_and_symlinks_are_not_reported() -> None:
     detector = SensitiveFileDetector()
-    assert list(detector.scan_member("app/.wh.main.py", "whiteout", 0, None, 2)) == []
-    assert list(detector.scan_member("root/.netrc", "symlink", 0, "/nonexistent", 2)) == []
+    assert list(detector.scan_member(_Entry("app/.wh.main.py", "whiteout"))) == []
+    assert list(detector.scan_member(_Entry("root/.netrc", "symlink", "/nonexistent"))) == []
 
 
-def test_parsers_never_raise_on_binary_junk() -> None:
-    junk = secrets.token_bytes(4096)
-    for path in [
-        "root/.netrc",
-        "root/.docker/config.json",
-        "root/.kube/config",
-        "root/.pgpass",
-        "a/.env",
-        "root/.bash_history",
-        "x/terraform.tfstate",
-        "root/.ssh/id_rsa",
-        "a/x.p12",
-        "a/x.jks",
-    ]:
-        scan(path, junk)  # must not raise
+@pytest.mark.parametrize("seed", range(5))
+def test_binary_junk_at_a_credential_path_is_an_unreadable_sensitive_file_not_a_credential(seed: int) -> None:
+    junk = random.Random(seed).randbytes(4096)
+    unreadable = {
+        "root/.netrc": "sensitive-file/netrc",
+        "root/.docker/config.json": "sensitive-file/docker-config",
+        "root/.kube/config": "sensitive-file/kubeconfig",
+        "root/.pgpass": "sensitive-file/pgpass",
+        "x/terraform.tfstate": "sensitive-file/terraform-state",
+        "root/.ssh/id_rsa": "sensitive-file/ssh-private-key",
+        "a/x.p12": "sensitive-file/pkcs12",
+        "a/x.jks": "sensitive-file/java-keystore",
+    }
+    for path, rule in unreadable.items():
+        assert [(m.rule, m.start, m.end) for m in scan(path, junk)] == [(rule, 0, 0)], path
+    # Formats read as free text (any line may hold a credential) find none in junk, and say nothing.
+    for path in ("a/.env", "root/.bash_history"):
+        assert scan(path, junk) == [], path
 
 
 def test_every_rule_has_family_name_id_and_one_line_remediation() -> None:

@@ -5,21 +5,18 @@ from __future__ import annotations
 import base64
 import json
 import pickle
+import random
+import shutil
+import subprocess
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
 
 from scanner.detectors.base import Content, MetadataString
-from scanner.detectors.known import (
-    KnownSecret,
-    KnownSecretDetector,
-    KnownSecretSpec,
-    encodings,
-    load_known_secrets,
-    parse_secret_spec,
-)
-from scanner.detectors.prefilter import hyperscan_available
+from scanner.detectors.engine import hyperscan_available
+from scanner.detectors.known import KnownSecretDetector, encodings
+from scanner.detectors.known_values import KnownSecret, KnownSecretSpec, load_known_secrets, parse_secret_spec
 from scanner.errors import UsageError
 from scanner.findings import Severity
 
@@ -42,7 +39,7 @@ def _secret(value: str = VALUE, sid: str = "tok") -> KnownSecret:
 def _window(data: bytes, offset: int = 0, path: str = "app/blob") -> Content:
     return Content(
         path=path, inner_path=None, data=data, offset=offset, size=len(data), is_first=offset == 0,
-        is_last=True, layer_index=0,
+        is_last=True,
     )  # fmt: skip
 
 
@@ -132,7 +129,7 @@ def test_five_character_value_warns_and_is_still_searched(monkeypatch: pytest.Mo
     assert ks.values == ("ab3de",)
     assert ks.warnings == ("value 1 of secret SHORTPW is only 5 characters: matches may be coincidental",)
     det = KnownSecretDetector([ks])
-    assert [m.secret for m in det.scan(_window(b"xx ab3de yy"))] == ["ab3de"]
+    assert [m.secret for m in det.scan_content(_window(b"xx ab3de yy"))] == ["ab3de"]
 
 
 def test_empty_secret_file_warns(tmp_path: Path) -> None:
@@ -182,7 +179,7 @@ def test_each_encoding_is_found_in_text_and_in_a_binary_blob(
         # A value whose base64 has no + or / reads the same in both alphabets: reported once, as base64.
         hits = [
             m
-            for m in det.scan(_window(data))
+            for m in det.scan_content(_window(data))
             if (m.note or "").removesuffix("url") == encoding.removesuffix("url")
         ]
         assert hits, (encoding, data)
@@ -195,7 +192,7 @@ def test_json_escaped_value_is_found(engine: bool) -> None:
     value = 'multi\nline "quoted" secret'
     det = KnownSecretDetector([_secret(value)], engine)
     data = json.dumps({"k": value}).encode()
-    assert [m.note for m in det.scan(_window(data))] == ["json-escaped"]
+    assert [m.note for m in det.scan_content(_window(data))] == ["json-escaped"]
 
 
 def test_value_across_the_window_overlap_is_found_at_its_absolute_offset(engine: bool) -> None:
@@ -205,7 +202,7 @@ def test_value_across_the_window_overlap_is_found_at_its_absolute_offset(engine:
     # Two windows overlapping by 64 bytes; the value straddles the first window's end.
     first = _window(file_bytes[: where + 10], 0)
     second = _window(file_bytes[where + 10 - 64 :], where + 10 - 64)
-    found = {w.offset + m.start for w in (first, second) for m in det.scan(w)}
+    found = {w.offset + m.start for w in (first, second) for m in det.scan_content(w)}
     assert found == {where}
 
 
@@ -219,7 +216,7 @@ def test_metadata_string_is_searched_with_char_offsets(engine: bool) -> None:
 
 def test_matches_name_the_secret_and_the_rule_is_critical(engine: bool) -> None:
     det = KnownSecretDetector([_secret(sid="one"), _secret("another-fake-value-9", sid="two")], engine)
-    hits = list(det.scan(_window(b"another-fake-value-9 and " + VALUE.encode())))
+    hits = list(det.scan_content(_window(b"another-fake-value-9 and " + VALUE.encode())))
     assert sorted(m.known_secret_id or "" for m in hits) == ["one", "two"]
     assert det.rules[0].id == "known-secret" and det.rules[0].severity == Severity.CRITICAL
 
@@ -235,8 +232,51 @@ def test_a_guessable_netrc_password_is_searched_in_credential_contexts_not_alone
     assert "password password" in ks.values and "admin:password" in ks.values
     assert any("guessable 8-character" in w for w in ks.warnings)
     det = KnownSecretDetector([ks])
-    assert not list(det.scan(_window(b"Enter your password: ")))  # ordinary text
-    found = {m.secret for m in det.scan(_window(b"curl -u admin:password http://x/"))}
+    assert not list(det.scan_content(_window(b"Enter your password: ")))  # ordinary text
+    found = {m.secret for m in det.scan_content(_window(b"curl -u admin:password http://x/"))}
     assert found == {"admin:password"}
     header = base64.b64encode(b"admin:password")
-    assert [m.note for m in det.scan(_window(b"Authorization: Basic " + header))] == ["base64"]
+    assert [m.note for m in det.scan_content(_window(b"Authorization: Basic " + header))] == ["base64"]
+
+
+# --- long secrets ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", params=[4096, 8192], ids=["rsa4096", "rsa8192"])
+def long_key(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private key of that many bits, made for this test run only (never committed)."""
+    bits = int(request.param)
+    path = tmp_path_factory.mktemp("keys") / f"rsa{bits}.pem"
+    if bits <= 4096 and shutil.which("openssl"):
+        subprocess.run(["openssl", "genrsa", "-out", str(path), str(bits)], check=True, capture_output=True)
+    else:  # generating 8192-bit keys takes minutes on CI: the same shape and length, random
+        body = base64.encodebytes(random.Random(bits).randbytes(bits * 9 // 16)).decode()
+        path.write_text(f"-----BEGIN PRIVATE KEY-----\n{body}-----END PRIVATE KEY-----\n")
+    return path
+
+
+def test_a_long_secret_is_found_raw_and_in_every_long_encoding(long_key: Path, engine: bool) -> None:
+    key = long_key.read_text()
+    assert len(key) > 3000
+    ks = load_known_secrets([f"id=key,src={long_key}"])[0]
+    det = KnownSecretDetector([ks], use_hyperscan=engine)
+    raw = key.encode()
+    for encoding, form in [
+        ("raw", raw),
+        ("base64", base64.b64encode(raw)),
+        ("hex", raw.hex().encode()),
+        ("utf-16le", key.encode("utf-16-le")),
+    ]:
+        data = b"\x00head " + form + b" tail\n"
+        longest = max(det.scan_content(_window(data)), key=lambda m: m.end - m.start)
+        found = data[longest.start : longest.end]
+        # A base64 form leaves out its last characters, which also depend on the bytes after the value.
+        assert longest.note == encoding and form.startswith(found) and len(found) >= len(form) - 4, encoding
+
+
+def test_a_long_value_differing_after_its_first_bytes_is_not_a_match(engine: bool) -> None:
+    value = "L" + "".join(random.Random(2).choices("abcdefghijklmnop0123456789", k=2000))
+    det = KnownSecretDetector([_secret(value)], use_hyperscan=engine)
+    near = value[:-1] + ("x" if value[-1] != "x" else "y")
+    assert det.scan_content(_window(f"[{near}]".encode())) == []
+    assert [m.secret for m in det.scan_content(_window(f"[{value}]".encode()))] == [value]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import secrets
 import string
@@ -10,13 +11,11 @@ from typing import Any
 
 import pytest
 
-from scanner.detectors.base import MetadataString
-from scanner.detectors.metadata import (
-    MetadataCredentialDetector,
-    metadata_areas,
-    metadata_strings,
-    run_build_args,
-)
+from scanner.detectors import DetectorConfig, DetectorSet, best_metadata_matches
+from scanner.detectors.base import MetadataString, RawMatch
+from scanner.detectors.known_values import KnownSecret
+from scanner.detectors.metadata import metadata_areas, metadata_strings, run_build_args
+from scanner.detectors.metadata_rules import MetadataCredentialDetector
 from scanner.image import HistoryEntry, Image, MetadataDocument
 
 
@@ -35,14 +34,12 @@ def image(
 
 
 def findings(img: Image) -> list[tuple[MetadataString, str, str]]:
-    """(item, rule, matched text) for every match; asserts each span is the reported secret."""
+    """(item, rule, matched text) for every match kept; asserts each span is the reported secret."""
     detector = MetadataCredentialDetector()
-    out = []
-    for item in metadata_strings(img):
-        for m in detector.scan_metadata(item):
-            assert item.value[m.start : m.end] == m.secret
-            out.append((item, m.rule, m.secret))
-    return out
+    pairs = [(item, m) for item in metadata_strings(img) for m in detector.scan_metadata(item)]
+    for item, m in pairs:
+        assert item.value[m.start : m.end] == m.secret
+    return [(item, m.rule, m.secret) for item, m in best_metadata_matches(pairs)]
 
 
 def test_run_build_arg_in_history_is_found_with_build_arg_key() -> None:
@@ -217,3 +214,56 @@ def test_every_config_string_is_walked() -> None:
     assert {"author", "Healthcheck.Test[0]", "Healthcheck.Test[1]", "OnBuild[0]", "User"} <= keys
     areas = metadata_areas(image(cfg))
     assert {"config.Env", "config.Labels", "config.Healthcheck", "config.OnBuild", "history"} <= set(areas)
+
+
+# --- every byte of every document -----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Doc:
+    """A metadata document as a source hands it over, with the bytes it was parsed from."""
+
+    area: str
+    where: str
+    data: Any
+    raw: bytes
+
+
+def _all_findings(img: Image, known: tuple[KnownSecret, ...] = ()) -> list[tuple[MetadataString, RawMatch]]:
+    detectors = DetectorSet(DetectorConfig(known_secrets=known))
+    pairs = [(item, m) for item in metadata_strings(img) for m in detectors.scan_metadata(item)]
+    return best_metadata_matches(pairs, detectors.severities)
+
+
+def test_tokens_in_label_keys_history_extras_and_rootfs_extras_are_found_in_the_raw_config() -> None:
+    tokens = [fake("ghp_", 36) for _ in range(3)]
+    cfg = {
+        "config": {"Labels": {f"org.example.{tokens[0]}": "x"}},
+        "history": [{"created_by": "RUN true", "x-comment": tokens[1]}],
+        "rootfs": {"type": "layers", "diff_ids": [], "x-extra": tokens[2]},
+    }
+    found = {m.secret: (item.key, item.raw, m.rule) for item, m in _all_findings(image(cfg))}
+    assert {t: found[t] for t in tokens} == {t: ("(document)", True, "pattern/github-token") for t in tokens}
+
+
+def test_a_secret_seen_in_a_parsed_value_is_not_reported_again_from_the_raw_document() -> None:
+    tok = fake("ghp_", 36)
+    found = _all_findings(image({"config": {"Env": [f"GITHUB_TOKEN={tok}"]}}))
+    assert [(item.key, item.raw, m.rule) for item, m in found] == [
+        ("Env.GITHUB_TOKEN", False, "metadata/env")
+    ]
+
+
+def test_duplicate_json_keys_are_scanned_in_the_bytes_the_parser_dropped() -> None:
+    tok = fake("ghp_", 36)
+    raw = f'{{"config": {{"User": "{tok}", "User": "app"}}}}'.encode()
+    doc = _Doc("config", "config sha256:00", json.loads(raw), raw)
+    img = image(json.loads(raw), docs=(doc,))  # type: ignore[arg-type]
+    assert [(item.where, m.secret) for item, m in _all_findings(img)] == [("config sha256:00", tok)]
+
+
+def test_known_secret_in_an_env_entry_without_equals_sign_is_found() -> None:
+    value = "kS9-fake-known-env-value-42"
+    ks = KnownSecret(id="tok", values=(value,), fingerprint="f" * 32)
+    found = _all_findings(image({"config": {"Env": ["PATH=/usr/bin", value]}}), (ks,))
+    assert [(item.key, m.rule, m.secret) for item, m in found] == [("Env[1]", "known-secret", value)]

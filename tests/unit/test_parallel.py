@@ -9,7 +9,7 @@ import pytest
 
 from scanner import parallel
 from scanner.collect import scan_layer
-from scanner.detectors import DetectorConfig, DetectorSet
+from scanner.detectors import DetectorSet
 from scanner.image import Layer
 from scanner.walk import Limits
 from tests.unit.layerfix import make_layer, sha, tar_bytes
@@ -38,7 +38,7 @@ def _hits(outcome: object) -> list[tuple[object, ...]]:
 def test_worker_processes_give_the_same_hits_as_one_process(tmp_path: Path, detectors: DetectorSet) -> None:
     layer = _many_files_layer(tmp_path)
     one = scan_layer(layer, Limits(), detectors)
-    with parallel.pool(2, DetectorConfig()) as workers:
+    with parallel.pool(2, detectors) as workers:
         two = parallel.scan_layer_parallel(layer, Limits(), detectors, workers, 2)
     assert _hits(one) and _hits(one) == _hits(two)
     assert ("app/big.sh", 1_600_001) in {(h.path, h.line) for h in two.hits}

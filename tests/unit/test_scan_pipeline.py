@@ -145,16 +145,36 @@ def test_a_secret_that_began_on_an_earlier_line_is_masked_without_a_prefix() -> 
     assert "mach" not in text
 
 
-def test_files_scanned_by_worker_processes_give_the_same_report_as_one_process(tmp_path: Path) -> None:
+def test_files_scanned_by_worker_processes_give_the_same_report_as_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from fixtures.vectors import rich_vector, write_vector
+    from scanner import parallel, scan
 
     target = write_vector(rich_vector(7), tmp_path / "rich.tar")
     one = run_scan(str(target), Settings(jobs=1))
+    monkeypatch.setattr(scan, "POOL_MIN_BYTES", 0)  # workers even for this small image
+    started: list[int] = []
+    real_pool = parallel.pool
+    monkeypatch.setattr(parallel, "pool", lambda jobs, d: started.append(jobs) or real_pool(jobs, d))
     two = run_scan(str(target), Settings(jobs=2))
+    assert started == [2]
     assert _signature(one) and _signature(one) == _signature(two)
     assert [(la.files, la.bytes, la.status) for la in one.layers] == [
         (la.files, la.bytes, la.status) for la in two.layers
     ]
+
+
+def test_a_small_image_starts_no_worker_processes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forking workers costs more than scanning a few MB: a CI gate on a small image stays in one process."""
+    from fixtures.vectors import rich_vector, write_vector
+    from scanner import parallel
+
+    target = write_vector(rich_vector(7), tmp_path / "rich.tar")
+    started: list[int] = []
+    monkeypatch.setattr(parallel, "pool", lambda jobs, d: started.append(jobs))
+    report = run_scan(str(target), Settings(jobs=2))
+    assert report.verdict and started == []
 
 
 def test_an_unexpected_exception_is_reported_without_its_message_unless_debugging(

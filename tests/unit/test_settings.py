@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.detectors.known import KnownSecretSpec, load_known_secrets
+from scanner.detectors.known_values import KnownSecretSpec, load_known_secrets
 from scanner.findings import Severity, reset_fingerprint_key
 from scanner.policy import AllowEntry, Baseline
 from scanner.settings import Settings
