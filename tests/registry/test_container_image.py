@@ -24,8 +24,10 @@ FINGERPRINT_KEY = "registry-test-fingerprint-key"
 
 @pytest.fixture(scope="module")
 def image(docker_daemon: None) -> Iterator[str]:
+    # The same docker CLI as the e2e builds (scripts/test turns BuildKit on; that CLI has it built in).
+    env = {**os.environ, "DOCKER": docker_cli.DOCKER}
     done = subprocess.run(
-        [str(REPO_ROOT / "ci" / "build-image"), TAG], capture_output=True, text=True, timeout=900
+        [str(REPO_ROOT / "ci" / "build-image"), TAG], capture_output=True, text=True, timeout=900, env=env
     )
     assert done.returncode == 0, f"ci/build-image failed:\n{done.stdout}\n{done.stderr[-3000:]}"
     yield TAG
