@@ -232,8 +232,8 @@ def build_settings(options: dict[str, Any]) -> Settings:
     from scanner.detectors.known_values import load_known_secrets, parse_secret_spec
     from scanner.findings import Severity
     from scanner.image import Platform
+    from scanner.layer import Limits
     from scanner.settings import Settings
-    from scanner.walk import Limits
 
     config = policy.load_config(Path.cwd(), options["config"])
     known = tuple(load_known_secrets([parse_secret_spec(s) for s in options["secret_specs"]]))

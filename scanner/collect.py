@@ -12,8 +12,8 @@ from scanner.detectors import DetectorSet
 from scanner.detectors.base import Content, RawMatch
 from scanner.findings import MASK, Location, finding_fingerprint, redact_text, redact_value
 from scanner.image import Layer
+from scanner.layer import Limits, Member, Visitor, archive_kind, walk_layer
 from scanner.model import Hit, LayerOutcome, LayerSummary, Owner, Problem
-from scanner.walk import Limits, Member, Visitor, archive_kind, walk_layer
 
 
 def scan_layer(layer: Layer, limits: Limits, detectors: DetectorSet) -> LayerOutcome:

@@ -11,8 +11,8 @@ from scanner.collect import Collector, bug_text, walk_safely
 from scanner.detectors import DetectorSet
 from scanner.detectors.base import Content
 from scanner.image import Layer
+from scanner.layer import Limits, Member, verify
 from scanner.model import Hit, LayerOutcome, Owner, Problem
-from scanner.walk import Limits, Member, verify
 
 # One walk event: a member, or a window of its content.
 Event = tuple[Member, Content | None]

@@ -20,11 +20,11 @@ from scanner.collect import scan_layer
 from scanner.detectors import DetectorConfig, DetectorSet, ruleset_hash
 from scanner.errors import LayerError
 from scanner.image import HistoryEntry, Image, Layer, Platform
+from scanner.layer import Limits, verify
 from scanner.metadata_scan import scan_metadata
 from scanner.model import ImageMetadata, LayerOutcome, LayerSummary
 from scanner.result import ScanReport
 from scanner.settings import Settings
-from scanner.walk import Limits, verify
 
 _HASH_CHUNK = 1 << 20
 # Below this many stored layer bytes one process scans faster than it can start workers.

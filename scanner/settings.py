@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 from scanner.detectors.known_values import KnownSecret
 from scanner.findings import Severity, keyed_fingerprint
 from scanner.image import Platform
+from scanner.layer import Limits
 from scanner.policy import AllowEntry, Baseline
-from scanner.walk import Limits
 
 if TYPE_CHECKING:
     from scanner.sources.registry import RegistryOptions

@@ -25,6 +25,7 @@ class DetectorConfig:
 
 def build_detectors(config: DetectorConfig) -> list[Detector]:
     """The one list of detectors. A new detector is one module and one line here."""
+    from scanner.detectors.catalogue.detector import CatalogueDetector
     from scanner.detectors.entropy import EntropyDetector
     from scanner.detectors.filenames import SensitiveFileDetector
     from scanner.detectors.known import KnownSecretDetector
@@ -34,6 +35,7 @@ def build_detectors(config: DetectorConfig) -> list[Detector]:
     return [
         SensitiveFileDetector(),
         PatternDetector(),
+        CatalogueDetector(),
         EntropyDetector(),
         MetadataCredentialDetector(),
         KnownSecretDetector(config.known_secrets),

@@ -7,8 +7,8 @@ from typing import BinaryIO
 
 from scanner.blob import BlobLocation
 from scanner.errors import LayerError
+from scanner.sniff import layer_kind
 from scanner.tarstream import AREGTYPE, BLOCK, CONTTYPE, REGTYPE, parse_number
-from scanner.walk import archive_kind
 
 _REGULAR = (REGTYPE, AREGTYPE, CONTTYPE)
 _HEAD = 512  # bytes of a member's data that tell whether it is a (compressed) tar
@@ -73,7 +73,7 @@ class SpoolWriter:
         assert self.member is not None
         offset, size = self.member
         self.member = None
-        if archive_kind(bytes(self.head)) is not None:
+        if layer_kind(bytes(self.head)) is not None:
             self.out.flush()
             self.on_blob(BlobLocation(self.path, offset, size))
 

@@ -15,7 +15,7 @@ import zstandard
 from scanner.blob import BlobLocation
 from scanner.detectors.base import Content
 from scanner.image import Layer
-from scanner.walk import Member
+from scanner.layer import HEADER_FIELDS_PATH, Member
 
 
 def tar_bytes(entries: list[tuple[str, bytes | str | None]], fmt: int = tarfile.PAX_FORMAT) -> bytes:
@@ -88,16 +88,22 @@ def make_layer(
 
 @dataclass
 class Recorder:
-    """A visitor that keeps every member and every content window."""
+    """A visitor that keeps every member and every content window; the tar header fields pseudo-member's
+    apart, in `header_fields`, so that tests about files see only files."""
 
     members: list[Member] = field(default_factory=list)
     contents: list[tuple[Member, Content]] = field(default_factory=list)
+    header_fields: list[tuple[Member, bytes]] = field(default_factory=list)
 
     def member(self, member: Member) -> None:
-        self.members.append(member)
+        if not _is_header_fields(member):
+            self.members.append(member)
 
     def content(self, member: Member, content: Content) -> None:
-        self.contents.append((member, content))
+        if _is_header_fields(member):
+            self.header_fields.append((member, content.data))
+        else:
+            self.contents.append((member, content))
 
     def data_of(self, path: str, inner_path: str | None = None) -> list[bytes]:
         """The whole bytes of each file with that path (windows of one file joined, overlaps removed)."""
@@ -115,6 +121,10 @@ class Recorder:
 
     def kinds(self) -> dict[str, str]:
         return {m.inner_path or m.path: m.kind for m in self.members}
+
+
+def _is_header_fields(member: Member) -> bool:
+    return (member.inner_path or member.path).endswith(HEADER_FIELDS_PATH)
 
 
 class NullVisitor:

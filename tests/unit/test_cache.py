@@ -15,12 +15,12 @@ from fixtures.build import tutorial_insecure, write_image
 from scanner.cache import CachedImage, CachedLayer, ScanCache, decode, encode
 from scanner.detectors.known_values import KnownSecret, KnownSecretSpec, load_known_secrets
 from scanner.findings import Finding, Location, Severity
+from scanner.layer import Limits
 from scanner.model import Hit, ImageMetadata, LayerOutcome, LayerSummary, Owner, Problem
 from scanner.policy import AllowEntry
 from scanner.result import ScanReport
 from scanner.scan import run_scan
 from scanner.settings import Settings
-from scanner.walk import Limits
 
 pytestmark = pytest.mark.usefixtures("fixed_key")
 

@@ -8,7 +8,7 @@ import pytest
 
 from scanner.collect import Collector, bug_text, failed, scan_layer, walk_safely
 from scanner.detectors import DetectorSet
-from scanner.walk import Limits
+from scanner.layer import Limits
 from tests.unit.layerfix import make_layer, sha, tar_bytes
 
 pytestmark = pytest.mark.usefixtures("fixed_key")

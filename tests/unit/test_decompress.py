@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import io
+import lzma
 import os
+import zlib
 from pathlib import Path
 
+import lz4.frame
 import pytest
 import zstandard
 
 from scanner.blob import BlobLocation
-from scanner.decompress import decompressing_reader
-from scanner.errors import LayerError
+from scanner.decompress import BombRule, copy_decompressed, decompressing_reader, open_compressed
+from scanner.errors import LayerError, LimitError
 
 PAYLOAD = os.urandom(200_000) + b"compressible " * 50_000
 
@@ -96,3 +100,50 @@ def test_garbage_after_zstd_frames_is_a_layer_error() -> None:
     data = zstandard.ZstdCompressor().compress(PAYLOAD) + b"not a frame"
     with pytest.raises(LayerError, match="zstd"):
         read_all(data)
+
+
+RULE = BombRule(max_bytes=64 << 20, max_ratio=100, floor=1 << 20)
+
+
+@pytest.mark.parametrize("kind", ["gzip", "zstd", "xz", "bzip2", "lz4", "plain"])
+def test_copy_decompressed_writes_the_uncompressed_bytes(kind: str) -> None:
+    compress = {
+        "gzip": gzip.compress,
+        "zstd": zstandard.ZstdCompressor().compress,
+        "xz": lzma.compress,
+        "bzip2": bz2.compress,
+        "lz4": lz4.frame.compress,
+        "plain": lambda b: b,
+    }[kind]
+    out = io.BytesIO()
+    got = copy_decompressed(io.BytesIO(compress(PAYLOAD)), out, RULE, "outer archive")
+    assert out.getvalue() == PAYLOAD and got == ("none" if kind == "plain" else kind)
+
+
+def test_copy_decompressed_stops_a_bomb_under_the_layer_rule() -> None:
+    bomb = zstandard.ZstdCompressor(level=19).compress(bytes(32 << 20))
+    out = io.BytesIO()
+    with pytest.raises(LimitError, match="decompression bomb"):
+        copy_decompressed(io.BytesIO(bomb), out, RULE, "outer archive")
+    assert len(out.getvalue()) < 32 << 20
+
+
+def test_copy_decompressed_of_a_cut_zstd_stream_is_an_error_not_a_short_copy() -> None:
+    data = zstandard.ZstdCompressor().compress(PAYLOAD)
+    with pytest.raises(LayerError, match="zstd"):
+        copy_decompressed(io.BytesIO(data[:-7]), io.BytesIO(), RULE, "outer archive")
+
+
+def test_a_gzip_member_with_a_wrong_crc_is_a_layer_error() -> None:
+    data = bytearray(gzip.compress(PAYLOAD))
+    data[-8] ^= 0xFF
+    with pytest.raises(LayerError, match="checksum"):
+        read_all(bytes(data))
+
+
+@pytest.mark.parametrize("kind", ["xz", "bzip2", "lz4", "zlib"])
+def test_other_compressions_report_a_cut_stream(kind: str) -> None:
+    compress = {"xz": lzma.compress, "bzip2": bz2.compress, "lz4": lz4.frame.compress, "zlib": zlib.compress}
+    data = compress[kind](PAYLOAD)
+    with pytest.raises(LayerError, match=kind):
+        open_compressed(kind, io.BytesIO(data[: len(data) // 2])).read()

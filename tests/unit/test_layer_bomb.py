@@ -12,7 +12,7 @@ from pathlib import Path
 from scanner.blob import BlobLocation
 from scanner.detectors.base import Content
 from scanner.image import Layer
-from scanner.walk import Limits, Member, walk_layer
+from scanner.layer import Limits, Member, walk_layer
 
 MIB = 1 << 20
 
@@ -67,3 +67,17 @@ def test_an_ordinary_compressed_layer_is_not_mistaken_for_a_bomb(tmp_path: Path)
     summary = walk_layer(layer, Limits(layer_bomb_floor=1 * MIB), _Quiet())
     assert summary.complete, summary.problems
     assert summary.files == 1
+
+
+def test_a_layer_past_the_size_cap_is_inconclusive_for_plain_and_compressed_blobs(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.tar"
+    compressed = _gzip_layer(tmp_path / "c.gz", os.urandom(64 * 1024))
+    with tarfile.open(plain, "w") as tar:
+        info = tarfile.TarInfo("f")
+        info.size = 64 * 1024
+        tar.addfile(info, io.BytesIO(bytes(info.size)))
+    size = plain.stat().st_size
+    for layer in (Layer(0, None, None, "tar", size, BlobLocation(str(plain), 0, size)), compressed):
+        summary = walk_layer(layer, Limits(max_layer_bytes=16 * 1024), _Quiet())
+        assert not summary.complete
+        assert any("larger than the 16384-byte limit" in p.what and p.inconclusive for p in summary.problems)

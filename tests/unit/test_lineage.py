@@ -8,9 +8,9 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scanner.layer import Limits, walk_layer
 from scanner.lineage import Lineage
 from scanner.model import LayerSummary, path_hash
-from scanner.walk import Limits, walk_layer
 from tests.unit.layerfix import NullVisitor, make_layer, tar_bytes
 
 Op = tuple[str, str]  # ("file" | "dir" | "whiteout" | "opaque", path)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import gzip
 import io
 import os
-import time
 import tracemalloc
 import zipfile
 from pathlib import Path
 
-from scanner.walk import Limits, walk_layer
+from scanner.layer import Limits, walk_layer
 from tests.unit.layerfix import NullVisitor, Recorder, gz, make_layer, tar_bytes, zip_bytes, zst
 
 SECRET = b"password=FAKE-not-a-real-secret-1234"
@@ -122,30 +121,28 @@ def test_corrupt_nested_gzip_is_a_problem_and_the_layer_goes_on(tmp_path: Path) 
 def _run_measured(tmp_path: Path, files: list[tuple[str, bytes]]):  # type: ignore[no-untyped-def]
     layer = make_layer(tmp_path, tar_bytes(files))
     tracemalloc.start()
-    start = time.perf_counter()
     summary = walk_layer(layer, Limits(window=1024 * 1024, spool_dir=str(tmp_path)), NullVisitor())
-    elapsed = time.perf_counter() - start
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return summary, elapsed, peak
+    return summary, peak
 
 
-def test_gzip_bomb_stops_with_a_problem_in_bounded_time_and_memory(tmp_path: Path) -> None:
+def test_gzip_bomb_stops_with_a_problem_in_bounded_memory(tmp_path: Path) -> None:
     out = io.BytesIO()
     with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=9) as f:
         chunk = bytes(1024 * 1024)
         for _ in range(160):
             f.write(chunk)
-    summary, elapsed, peak = _run_measured(tmp_path, [("bomb.gz", out.getvalue()), ("after", SECRET)])
+    summary, peak = _run_measured(tmp_path, [("bomb.gz", out.getvalue()), ("after", SECRET)])
     assert any("bomb" in p.what and p.inconclusive for p in summary.problems)
     assert summary.files == 2 and not summary.complete
-    assert elapsed < 20 and peak < 48 * 1024 * 1024
+    assert peak < 48 * 1024 * 1024
 
 
-def test_zip_bomb_stops_with_a_problem_in_bounded_time_and_memory(tmp_path: Path) -> None:
+def test_zip_bomb_stops_with_a_problem_in_bounded_memory(tmp_path: Path) -> None:
     zeros = bytes(64 * 1024 * 1024)
     bomb = zip_bytes([(f"z{i}", zeros) for i in range(3)])
     del zeros
-    summary, elapsed, peak = _run_measured(tmp_path, [("bomb.zip", bomb)])
+    summary, peak = _run_measured(tmp_path, [("bomb.zip", bomb)])
     assert any("bomb" in p.what and p.inconclusive for p in summary.problems)
-    assert elapsed < 20 and peak < 48 * 1024 * 1024
+    assert peak < 48 * 1024 * 1024

@@ -11,7 +11,7 @@ from scanner import parallel
 from scanner.collect import scan_layer
 from scanner.detectors import DetectorSet
 from scanner.image import Layer
-from scanner.walk import Limits
+from scanner.layer import Limits
 from tests.unit.layerfix import make_layer, sha, tar_bytes
 
 pytestmark = pytest.mark.usefixtures("fixed_key")

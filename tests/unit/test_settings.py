@@ -9,9 +9,9 @@ import pytest
 
 from scanner.detectors.known_values import KnownSecretSpec, load_known_secrets
 from scanner.findings import Severity, reset_fingerprint_key
+from scanner.layer import Limits
 from scanner.policy import AllowEntry, Baseline
 from scanner.settings import Settings
-from scanner.walk import Limits
 
 pytestmark = pytest.mark.usefixtures("fixed_key")
 
