@@ -18,6 +18,7 @@ from scanner.errors import ScanError, UsageError
 
 if TYPE_CHECKING:
     from scanner.settings import Settings
+    from scanner.sources.registry import RegistryOptions
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 FORMATS = ("text", "json", "sarif", "junit", "markdown", "html")
@@ -178,6 +179,26 @@ _SEVERITY = click.Choice(SEVERITIES, case_sensitive=False)
 @click.option(
     "--progress/--no-progress", default=None, help="Progress on stderr (default: on a terminal, unless -q)."
 )
+# -- registry (docker://) options, skopeo's names ----------------------------------------------------
+@click.option(
+    "--creds",
+    metavar="USER[:PASS]",
+    help="Registry credentials; with USER alone the password comes from $IMGSCAN_REGISTRY_PASSWORD or stdin.",
+)
+@click.option(
+    "--tls-verify",
+    type=click.BOOL,
+    default=True,
+    show_default=True,
+    help="Verify the registry's TLS certificate; false also allows plain HTTP.",
+)
+@click.option(
+    "--cert-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory of CA (*.crt) and client (*.cert, *.key) certificates for the registry.",
+)
+@click.option("--ca", type=click.Path(dir_okay=False, path_type=Path), help="CA bundle for the registry.")
+# -- end of registry options ---------------------------------------------------------------------------
 def scan_command(image: str | None, **options: Any) -> None:
     """Scan IMAGE's every layer, config, history and attestation for secrets that landed in it."""
     if not image:
@@ -238,7 +259,16 @@ def build_settings(options: dict[str, Any]) -> Settings:
         baseline=policy.load_baseline(baseline_path) if baseline_path else None,
         jobs=options["jobs"],
         cache_dir=cache_dir,
+        registry=_registry_options(options),
     )
+
+
+def _registry_options(options: dict[str, Any]) -> RegistryOptions:
+    from scanner.sources.registry import RegistryOptions, parse_creds
+
+    # The fleet command has no registry options (yet): Docker's own credentials and TLS defaults apply.
+    creds = parse_creds(options["creds"]) if options.get("creds") else None
+    return RegistryOptions(creds, options.get("tls_verify", True), options.get("cert_dir"), options.get("ca"))
 
 
 def _use_color(flag: bool | None, output: Path | None) -> bool:

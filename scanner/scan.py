@@ -87,7 +87,8 @@ def _scan(
             try:
                 if progress:
                     progress(Progress("save" if name else "scan", 0, None, 0, 0))
-                images = open_images(reference, Path(tmp), settings.platform, early.submit if early else None)
+                on_blob = early.submit if early else None
+                images = open_images(reference, Path(tmp), settings.platform, on_blob, settings.registry)
                 if early is not None:
                     early.finish()
                 if workers is None and jobs > 1 and _stored_bytes(images) >= POOL_MIN_BYTES:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scanner.detectors.known_values import KnownSecret
 from scanner.findings import Severity, keyed_fingerprint
 from scanner.image import Platform
 from scanner.layer import Limits
 from scanner.policy import AllowEntry, Baseline
+
+if TYPE_CHECKING:
+    from scanner.sources.registry import RegistryOptions
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class Settings:
     # how
     jobs: int = 0  # 0: one worker process per core
     cache_dir: Path | None = None  # None: no cache
+    registry: RegistryOptions | None = None  # docker:// credentials and TLS; changes nothing found
 
     def cache_key(self, ruleset_hash: str) -> str:
         """The key every cached result is stored under, with the digest of the bytes it was computed on.

@@ -124,7 +124,7 @@ def test_an_image_only_manifest_json_names_is_scanned_end_to_end(tmp_path: Path)
 
 
 def test_a_registry_reference_is_not_the_daemon_and_fails_in_one_line() -> None:
-    proc = _cli("docker://registry.example.com/app:1")
+    proc = _cli("docker://127.0.0.1:9/app:1")  # loopback, nothing listening: never leaves the machine
 
     assert proc.returncode == 2
     assert "registry" in proc.stderr and "no such image" not in proc.stderr

@@ -10,26 +10,10 @@ from scanner.sources.archive import ArchiveSource
 from scanner.sources.daemon import DaemonSource
 from scanner.sources.interface import OnBlob, Reference, Source
 from scanner.sources.layout import LayoutSource
+from scanner.sources.registry import RegistryOptions, RegistrySource
 
 ARCHIVE_SUFFIXES = (".tar", ".tgz", ".tar.gz", ".tar.zst", ".tar.xz")
 _PATH_TRANSPORTS = ("docker-archive", "oci-archive", "oci")
-
-
-class _RegistryPending:
-    """docker://HOST/REPO:TAG names a registry (skopeo's meaning), which this build cannot read yet."""
-
-    transports: tuple[str, ...] = ("docker",)
-
-    def open(
-        self, ref: Reference, workdir: Path, platform: Platform | None, on_blob: OnBlob | None
-    ) -> list[Image]:
-        raise SourceError(
-            f"{ref.text} is a registry reference, and registry sources are not available yet; "
-            f"for an image in the local Docker daemon use docker-daemon:{ref.location}"
-        )
-
-    def identity(self, ref: Reference) -> str | None:
-        return None
 
 
 # One line per source; the first whose transports name a reference's transport opens it.
@@ -37,7 +21,7 @@ SOURCES: tuple[Source, ...] = (
     DaemonSource(),
     ArchiveSource(),
     LayoutSource(),
-    _RegistryPending(),
+    RegistrySource(),
 )
 
 
@@ -76,14 +60,22 @@ def source_for(ref: Reference) -> Source:
 
 
 def open_images(
-    reference: str | Reference, workdir: Path, platform: Platform | None = None, on_blob: OnBlob | None = None
+    reference: str | Reference,
+    workdir: Path,
+    platform: Platform | None = None,
+    on_blob: OnBlob | None = None,
+    registry: RegistryOptions | None = None,
 ) -> list[Image]:
     """Every image `reference` names (one per platform unless `platform` picks); writes only into `workdir`.
 
     For a daemon image, `on_blob` hears of each layer-like blob while the save stream is still arriving.
     """
     ref = parse_reference(reference) if isinstance(reference, str) else reference
-    return source_for(ref).open(ref, workdir, platform, on_blob)
+    # --creds/--tls-verify/--cert-dir/--ca reach the registry source through its options.
+    source = (
+        RegistrySource(registry) if registry is not None and ref.transport == "docker" else source_for(ref)
+    )
+    return source.open(ref, workdir, platform, on_blob)
 
 
 def daemon_name(text: str) -> str | None:

@@ -13,6 +13,7 @@ from scanner.sources.archive import ArchiveSource
 from scanner.sources.daemon import DaemonSource
 from scanner.sources.interface import Reference
 from scanner.sources.layout import LayoutSource
+from scanner.sources.registry import RegistrySource
 
 
 @pytest.mark.parametrize(
@@ -75,11 +76,8 @@ def test_each_transport_has_exactly_one_source() -> None:
     assert isinstance(source_for(Reference("x", "oci", "x")), LayoutSource)
 
 
-def test_registry_reference_is_a_clear_error_until_the_registry_source_lands(tmp_path: Path) -> None:
-    with pytest.raises(SourceError) as err:
-        open_images("docker://registry.example.com/app:1", tmp_path)
-
-    assert "registry" in str(err.value) and "docker-daemon:registry.example.com/app:1" in str(err.value)
+def test_registry_reference_is_read_by_the_registry_source() -> None:
+    assert isinstance(source_for(Reference("x", "docker", "127.0.0.1:5000/app:1")), RegistrySource)
 
 
 def test_daemon_name_is_only_given_for_the_daemon_transport(tmp_path: Path) -> None:
