@@ -5,23 +5,17 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Mapping
-from dataclasses import fields, replace
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from scanner import __version__
+from scanner.cli_settings import SEVERITY, build_settings
 from scanner.errors import ScanError, UsageError
-
-if TYPE_CHECKING:
-    from scanner.settings import Settings
-    from scanner.sources.registry import RegistryOptions
-
-SEVERITIES = ("critical", "high", "medium", "low", "info")
-FORMATS = ("text", "json", "sarif", "junit", "markdown", "html")
+from scanner.fleet.command import fleet_command
+from scanner.report import FORMATS
 
 EPILOG = """\b
 IMAGE is a daemon image name (my-app:latest, or docker-daemon:my-app:latest),
@@ -74,9 +68,6 @@ def cli() -> None:
     """imgscan: prove that no secret landed in any layer or metadata of a container image."""
 
 
-_SEVERITY = click.Choice(SEVERITIES, case_sensitive=False)
-
-
 @cli.command(
     "scan",
     epilog=EPILOG,
@@ -109,14 +100,14 @@ _SEVERITY = click.Choice(SEVERITIES, case_sensitive=False)
 @click.option(
     "--fail-on",
     "fail_on",
-    type=_SEVERITY,
+    type=SEVERITY,
     envvar="IMGSCAN_FAIL_ON",
     help="Lowest severity that fails the gate (default high, or the config's).",
 )
 @click.option(
     "--severity",
     "severity",
-    type=_SEVERITY,
+    type=SEVERITY,
     envvar="IMGSCAN_SEVERITY",
     help="Lowest severity shown in full and exported (default: the failing findings in full, the rest "
     "summarised by rule and count).",
@@ -224,68 +215,11 @@ def scan_command(image: str | None, **options: Any) -> None:
     sys.exit(options["exit_code"] if code == 1 else code)
 
 
-def build_settings(options: dict[str, Any]) -> Settings:
-    """Settings from the options (already merged with IMGSCAN_* variables by click) and the config file."""
-    import platformdirs
-
-    from scanner import policy
-    from scanner.detectors.known_values import load_known_secrets, parse_secret_spec
-    from scanner.findings import Severity
-    from scanner.image import Platform
-    from scanner.layer import Limits
-    from scanner.settings import Settings
-
-    config = policy.load_config(Path.cwd(), options["config"])
-    known = tuple(load_known_secrets([parse_secret_spec(s) for s in options["secret_specs"]]))
-    for secret in known:
-        if not secret.values:
-            # In CI an unavailable secret arrives as an empty variable: certifying against it proves nothing.
-            raise UsageError(
-                f"secret {secret.id} is empty: nothing to prove absent; check that the secret is available "
-                "to this job"
-            )
-    baseline_path = options["baseline"] or config.baseline
-    cache_dir: Path | None = None
-    if not options["no_cache"]:
-        cache_dir = options["cache_dir"] or Path(platformdirs.user_cache_dir("imgscan"))
-    return Settings(
-        platform=Platform.parse(options["platform"]) if options["platform"] else None,
-        limits=_limits(Limits(), config.limits),
-        known_secrets=known,
-        fail_on=Severity.parse(options["fail_on"]) if options["fail_on"] else config.fail_on,
-        severity=Severity.parse(options["severity"]) if options["severity"] else None,
-        disabled_rules=config.disabled_rules,
-        allowlist=config.allowlist,
-        baseline=policy.load_baseline(baseline_path) if baseline_path else None,
-        jobs=options["jobs"],
-        cache_dir=cache_dir,
-        registry=_registry_options(options),
-    )
-
-
-def _registry_options(options: dict[str, Any]) -> RegistryOptions:
-    from scanner.sources.registry import RegistryOptions, parse_creds
-
-    # The fleet command has no registry options (yet): Docker's own credentials and TLS defaults apply.
-    creds = parse_creds(options["creds"]) if options.get("creds") else None
-    return RegistryOptions(creds, options.get("tls_verify", True), options.get("cert_dir"), options.get("ca"))
-
-
 def _use_color(flag: bool | None, output: Path | None) -> bool:
     """--color and --no-color mean what they say; otherwise colour on a terminal unless NO_COLOR is set."""
     if flag is not None:
         return flag
     return output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-
-
-def _limits(limits: Any, overrides: Mapping[str, int]) -> Any:
-    names = {f.name for f in fields(limits)} - {"spool_dir"}
-    unknown = sorted(set(overrides) - names)
-    if unknown:
-        raise UsageError(
-            f"unknown limit(s) in config: {', '.join(unknown)}; known: {', '.join(sorted(names))}"
-        )
-    return replace(limits, **dict(overrides))
 
 
 @cli.command("rules")
@@ -316,102 +250,7 @@ def rules_command(fmt: str) -> None:
     click.echo(f"{len(rules)} rules")
 
 
-@cli.command("fleet", context_settings={"max_content_width": 100})
-@click.argument("refs", nargs=-1)
-@click.option("--from-file", type=click.File("r"), help="References, one per line (# comments).")
-@click.option("--scheduler", envvar="IMGSCAN_SCHEDULER", help="A Dask scheduler (tcp://HOST:8786).")
-@click.option("--workers", type=click.IntRange(0, 256), default=0, help="Local worker processes (0: cores).")
-@click.option("--store", envvar="IMGSCAN_STORE", help="Shared result store: a path or file:// URL.")
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True
-)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Main output file.")
-@click.option(
-    "--report", "extra_reports", multiple=True, metavar="FILE", help="Extra output (.json .html .txt)."
-)
-@click.option("--secret", "secret_specs", multiple=True, metavar="id=ID,src=PATH|env=VAR")
-@click.option("--fail-on", type=_SEVERITY, envvar="IMGSCAN_FAIL_ON")
-@click.option("--severity", type=_SEVERITY, envvar="IMGSCAN_SEVERITY")
-@click.option("--platform", metavar="os/arch[/variant]", envvar="IMGSCAN_PLATFORM")
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), envvar="IMGSCAN_CONFIG")
-@click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path), envvar="IMGSCAN_BASELINE")
-@click.option("-q", "--quiet", is_flag=True, help="No progress and no extra lines.")
-@click.option("--progress/--no-progress", default=None)
-def fleet_command(refs: tuple[str, ...], **options: Any) -> None:
-    """Scan many images on Dask: each unique layer once, results shared through the store."""
-    from scanner import cli_output, policy
-    from scanner.fleet import report as fleet_report
-    from scanner.fleet.run import run_fleet
-
-    references = list(refs)
-    if options["from_file"] is not None:
-        lines = (line.split("#", 1)[0].strip() for line in options["from_file"])
-        references += [line for line in lines if line]
-    if not references:
-        raise UsageError("imgscan fleet: no images given (REF... or --from-file FILE)")
-    store = _store_path(options["store"])
-    options.update(cache_dir=store, no_cache=False, jobs=1)
-    settings = build_settings(options)
-    renderers = {
-        "text": fleet_report.render_text,
-        "json": fleet_report.render_json,
-        "html": fleet_report.render_html,
-    }
-    outputs = [(options["fmt"], options["output"])]
-    for extra in options["extra_reports"]:
-        fmt = {".json": "json", ".html": "html", ".htm": "html", ".txt": "text"}.get(
-            Path(extra).suffix.lower()
-        )
-        if fmt is None:
-            raise UsageError(f"--report {extra}: the fleet writes .json, .html or .txt")
-        outputs.append((fmt, Path(extra)))
-    cli_output.check_writable([path for _, path in outputs])
-    show = (
-        options["progress"]
-        if options["progress"] is not None
-        else (sys.stderr.isatty() and not options["quiet"])
-    )
-    result = run_fleet(
-        references, settings, options["scheduler"], options["workers"], _FleetProgressLine() if show else None
-    )
-    secrets = [v for s in settings.known_secrets for v in s.values]
-    for fmt, path in outputs:
-        text = cli_output.scrub(renderers[fmt](result), secrets)
-        if path is None:
-            click.echo(text, nl=False)
-        else:
-            path.write_text(text, encoding="utf-8")
-    sys.exit(policy.exit_code(fleet_report.fleet_verdict(result)))
-
-
-def _store_path(url: str | None) -> Path:
-    import platformdirs
-
-    if not url:
-        return Path(platformdirs.user_cache_dir("imgscan"))
-    if "://" in url and not url.startswith("file://"):
-        raise UsageError(f"--store {url}: only a path or a file:// URL (a shared filesystem) is supported")
-    return Path(url.removeprefix("file://"))
-
-
-class _FleetProgressLine:
-    """Images resolved, unique layers done, bytes and an ETA, on one terminal line."""
-
-    def __init__(self) -> None:
-        import time
-
-        self._clock = time.monotonic
-        self._started = self._clock()
-
-    def __call__(self, p: Any) -> None:
-        elapsed = self._clock() - self._started
-        frac = p.bytes_done / p.bytes_total if p.bytes_total else 0.0
-        eta = f"  ETA {int(elapsed / frac - elapsed)} s" if 0 < frac < 1 and elapsed > 1 else ""
-        line = (
-            f"images {p.images}  layers {p.layers_done}/{p.layers_total}  {p.bytes_done / 1e6:,.1f} MB{eta}"
-        )
-        sys.stderr.write("\r" + line.ljust(90) + ("\n" if p.layers_done >= p.layers_total else ""))
-        sys.stderr.flush()
+cli.add_command(fleet_command)
 
 
 class _Terminated(BaseException):

@@ -12,22 +12,11 @@ from typing import TYPE_CHECKING, TextIO
 import click
 
 from scanner.errors import UsageError
+from scanner.report import EXTENSIONS, FORMATS
 
 if TYPE_CHECKING:
     from scanner.result import ScanReport
     from scanner.scan import Progress
-
-_EXT_FORMATS = {
-    ".json": "json",
-    ".sarif": "sarif",
-    ".xml": "junit",
-    ".md": "markdown",
-    ".markdown": "markdown",
-    ".html": "html",
-    ".htm": "html",
-    ".txt": "text",
-}
-FORMATS = ("text", "json", "sarif", "junit", "markdown", "html")
 
 
 @dataclass(frozen=True)
@@ -49,7 +38,7 @@ def _report_target(text: str) -> Target:
     if sep and fmt.lower() in FORMATS and rest:
         return Target(fmt.lower(), Path(rest), False)
     path = Path(text)
-    found = _EXT_FORMATS.get(path.suffix.lower())
+    found = EXTENSIONS.get(path.suffix.lower())
     if found is None:
         raise UsageError(f"--report {text}: cannot tell the format from the extension; write FORMAT:{text}")
     return Target(found, path, False)

@@ -7,7 +7,18 @@ from collections.abc import Callable
 from scanner.errors import UsageError
 from scanner.result import ScanReport
 
-FORMATS = frozenset({"text", "json", "sarif", "junit", "markdown", "html"})
+FORMATS = ("text", "json", "sarif", "junit", "markdown", "html")
+# An extra report's format when the CLI is given only a file name.
+EXTENSIONS = {
+    ".json": "json",
+    ".sarif": "sarif",
+    ".xml": "junit",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".txt": "text",
+}
 
 
 def render(report: ScanReport, fmt: str, *, color: bool = False) -> str:
@@ -25,7 +36,7 @@ def render(report: ScanReport, fmt: str, *, color: bool = False) -> str:
     if fmt == "text":
         return text.render_text(report, color=color)
     if fmt not in renderers:
-        raise UsageError(f"unknown report format {fmt!r}; one of {', '.join(sorted(FORMATS))}")
+        raise UsageError(f"unknown report format {fmt!r}; one of {', '.join(FORMATS)}")
     return renderers[fmt](report)
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from fixtures.vectors import Vector, rich_vector, write_vector
+from scanner.report import FORMATS
 from tests.integration.conftest import SEED, run_cli, write_secret_files
 
-FORMATS = ("text", "json", "sarif", "junit", "markdown", "html")
 EXTRA = {
     "json": "r.json",
     "sarif": "r.sarif",

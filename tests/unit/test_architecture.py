@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 SCANNER = Path(__file__).resolve().parents[2] / "scanner"
 MAX_LINES = 400
 
@@ -86,12 +84,6 @@ def test_no_import_cycle_between_scanner_modules() -> None:
     assert cycle is None, " -> ".join(cycle or [])
 
 
-# Both turn green when the redesign's branches meet (layer, detectors, sources split their big modules and
-# make the known-secret API importable without Hyperscan); strict, so the marker must then go.
-_UNTIL_MERGE = pytest.mark.xfail(strict=True, reason="other branches of the issue 9 redesign fix this")
-
-
-@_UNTIL_MERGE
 def test_no_module_over_400_lines() -> None:
     too_long = {n: c for n, p in _modules().items() if (c := len(p.read_text().splitlines())) > MAX_LINES}
     assert not too_long
