@@ -15,7 +15,7 @@ import subprocess
 import zipfile
 from pathlib import Path
 
-from benchlib import ImageInfo, LayerWriter, ensure_rootfs, finish_image, log
+from benchlib import ImageInfo, LayerBlob, LayerWriter, ensure_rootfs, finish_image, log
 
 NODE_PACKAGES = (
     "express@4", "lodash@4", "react@18", "react-dom@18", "axios@1", "moment@2", "typescript@5", "webpack@5",
@@ -38,19 +38,23 @@ JAVA_PACKAGES = (
 )  # fmt: skip
 
 
+def _base(workdir: Path, folder: str) -> tuple[Path, list[LayerBlob], str]:
+    """A build folder and the first layer every bench image shares: the Debian minbase rootfs (gzip)."""
+    rootfs, how = ensure_rootfs(workdir)
+    build = workdir / folder
+    build.mkdir(parents=True, exist_ok=True)
+    w = LayerWriter(build / "l1.tar.gz", "/bin/sh -c #(nop) ADD file:debian-bookworm-minbase in / ", "gzip")
+    w.add_tree(rootfs, skip=lambda n: n.startswith(("dev/", "proc/", "sys/")))
+    return build, [w.close()], how
+
+
 def ensure_node_image(workdir: Path, rebuild: bool = False) -> ImageInfo:
     out = workdir / "node.tar"
     info = None if rebuild else ImageInfo.load(out)
     if info is not None:
         return info
-    rootfs, how = ensure_rootfs(workdir)
     app = _node_app(workdir)
-    build = workdir / "build-node"
-    build.mkdir(parents=True, exist_ok=True)
-    blobs = []
-    w = LayerWriter(build / "l1.tar.gz", "/bin/sh -c #(nop) ADD file:debian-bookworm-minbase in / ", "gzip")
-    w.add_tree(rootfs, skip=lambda n: n.startswith(("dev/", "proc/", "sys/")))
-    blobs.append(w.close())
+    build, blobs, how = _base(workdir, "build-node")
     w = LayerWriter(build / "l2.tar", "COPY /usr/bin/node /usr/local/bin/node # buildkit")
     w.add_bytes("usr/local/bin/node", Path(shutil.which("node") or "/usr/bin/node").read_bytes(), 0o755)
     blobs.append(w.close())
@@ -84,14 +88,8 @@ def ensure_jvm_image(workdir: Path, rebuild: bool = False) -> ImageInfo:
     info = None if rebuild else ImageInfo.load(out)
     if info is not None:
         return info
-    rootfs, how = ensure_rootfs(workdir)
     java = _java_tree(workdir)
-    build = workdir / "build-jvm"
-    build.mkdir(parents=True, exist_ok=True)
-    blobs = []
-    w = LayerWriter(build / "l1.tar.gz", "/bin/sh -c #(nop) ADD file:debian-bookworm-minbase in / ", "gzip")
-    w.add_tree(rootfs, skip=lambda n: n.startswith(("dev/", "proc/", "sys/")))
-    blobs.append(w.close())
+    build, blobs, how = _base(workdir, "build-jvm")
     w = LayerWriter(
         build / "l2.tar.gz", "RUN /bin/sh -c apt-get install -y openjdk-17-jre-headless ...", "gzip"
     )
