@@ -50,10 +50,6 @@ class HistoryEntry:
     comment: str | None = None
 
 
-GZIP_MAGIC = b"\x1f\x8b"
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-
-
 @dataclass(frozen=True)
 class Layer:
     """One filesystem layer, oldest first; index is 0-based in manifest order (= rootfs.diff_ids)."""
@@ -77,7 +73,6 @@ class Layer:
 
     def open_tar(self) -> BinaryIO:
         """The layer's tar stream, decompressed by the magic bytes it starts with (gzip, zstd or none)."""
-        # Imported here: decompress takes the magic numbers from this module.
         from scanner.decompress import decompressing_reader
 
         return decompressing_reader(self.open_blob())[0]

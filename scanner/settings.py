@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from scanner.detectors.known_values import KnownSecret
 from scanner.findings import Severity, keyed_fingerprint
 from scanner.image import Platform
-from scanner.layer import Limits
+from scanner.layer import READER_VERSION, Limits
 from scanner.policy import AllowEntry, Baseline
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ class Settings:
         parts = [
             "imgscan/settings/v1",
             ruleset_hash,
+            READER_VERSION,
             repr(replace(self.limits, spool_dir=None)),  # where temp files go changes nothing found
             *sorted(s.fingerprint for s in self.known_secrets),
             keyed_fingerprint("cache"),  # results hold keyed fingerprints: another key, other results

@@ -198,6 +198,8 @@ class Walker:
         top = outer is None
         for text in entry.pax_records:
             self.pseudo(outer, f"<pax header before {name}>", text)
+        if entry.pax_global:
+            return  # a global header is its own entry to Go, but no file: its text was scanned above
         if escapes:
             self.note("escape", self.where, f"member path escapes root: {entry.name!r}")
         kind, path = classify(entry, name, top)

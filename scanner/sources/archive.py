@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-import bz2
-import lzma
 import os
 import posixpath
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO, cast
+from typing import BinaryIO
 
 from scanner.blob import BlobLocation
-from scanner.decompress import decompressing_reader
-from scanner.errors import FormatError, LayerError, SourceError
-from scanner.image import GZIP_MAGIC, ZSTD_MAGIC, Image, Platform
+from scanner.decompress import BombRule, copy_decompressed
+from scanner.errors import FormatError, LayerError, LimitError, SourceError
+from scanner.image import Image, Platform
 from scanner.paths import normalise_path
+from scanner.sniff import compression_kind
 from scanner.sources.images import read_images, select_images
 from scanner.sources.interface import OnBlob, Reference, Source
 from scanner.sources.manifests import one_line
 from scanner.tarstream import AREGTYPE, BLOCK, CONTTYPE, DIRTYPE, LNKTYPE, REGTYPE, SYMTYPE, TarStream
 
-XZ_MAGIC = b"\xfd7zXZ\x00"
-BZIP2_MAGIC = b"BZh"
-_CHUNK = 1 << 20
 _MAX_LINK_HOPS = 16
 MAX_MEMBERS = 1 << 20  # members of an outer archive
 # The bomb rule of compressed layers, applied to a compressed outer archive.
@@ -58,64 +53,27 @@ def open_archive(path: Path, tmpdir: Path, reference: str) -> list[Image]:
 
 
 def plain_tar(path: Path, tmpdir: Path) -> Path:
-    """The path of an uncompressed tar: `path` itself, or its decompressed copy in `tmpdir`."""
+    """The path of an uncompressed tar: `path` itself, or its decompressed copy in `tmpdir` (the layers' one
+    decompression, under their bomb rule: a compressed archive can never fill the disk)."""
     try:
         with open(path, "rb") as f:
-            magic = f.read(6)
+            kind = compression_kind(f.read(16))
     except OSError as exc:
         raise SourceError(f"cannot read {path}: {exc.strerror or one_line(exc)}") from None
-    kinds = (("gzip", GZIP_MAGIC), ("zstd", ZSTD_MAGIC), ("xz", XZ_MAGIC), ("bzip2", BZIP2_MAGIC))
-    kind = next((k for k, m in kinds if magic.startswith(m)), None)
     if kind is None:
         return path
     out = tmpdir / "outer.tar"
+    rule = BombRule(OUTER_MAX_BYTES, OUTER_MAX_RATIO, OUTER_BOMB_FLOOR)
     try:
         with open(path, "rb") as raw, open(out, "wb") as dst:
-            counted = _Counted(raw)
-            _copy_capped(_decompressor(kind, counted), counted, dst, f"{path}: {kind}-compressed archive")
-    except (OSError, EOFError, LayerError, zlib.error, lzma.LZMAError, ValueError) as exc:
+            copy_decompressed(raw, dst, rule, f"{path}: {kind}-compressed archive")
+    except LimitError as exc:
+        raise FormatError(f"{one_line(exc)}: likely a decompression bomb; not read") from None
+    except (OSError, LayerError) as exc:
         raise FormatError(
             f"{path}: {kind}-compressed archive is corrupt or truncated: {one_line(exc)}"
         ) from None
     return out
-
-
-class _Counted:
-    """Counts the compressed bytes a decompressor has taken, for the expansion ratio."""
-
-    def __init__(self, raw: IO[bytes]) -> None:
-        self.raw = raw
-        self.count = 0
-
-    def read(self, size: int = -1, /) -> bytes:
-        data = self.raw.read(size)
-        self.count += len(data)
-        return data
-
-
-def _decompressor(kind: str, raw: _Counted) -> BinaryIO:
-    # gzip and zstd through the layers' own reader (zstd across frames, a cut frame an error).
-    if kind in ("gzip", "zstd"):
-        return decompressing_reader(raw)[0]
-    if kind == "xz":
-        return cast(BinaryIO, lzma.open(cast(IO[bytes], raw), "rb"))
-    return cast(BinaryIO, bz2.open(cast(IO[bytes], raw), "rb"))
-
-
-def _copy_capped(stream: BinaryIO, counted: _Counted, dst: IO[bytes], what: str) -> None:
-    """Decompress into `dst` under the layers' bomb rule; FormatError past it (never a full disk)."""
-    out = 0
-    with stream:
-        while chunk := stream.read(_CHUNK):
-            out += len(chunk)
-            if out > OUTER_MAX_BYTES or (
-                out > OUTER_BOMB_FLOOR and out > OUTER_MAX_RATIO * max(counted.count, 1)
-            ):
-                raise FormatError(
-                    f"{what} expands more than {OUTER_MAX_RATIO}x ({counted.count} bytes to over {out}) "
-                    f"or past {OUTER_MAX_BYTES >> 30} GiB: likely a decompression bomb; not read"
-                )
-            dst.write(chunk)
 
 
 @dataclass(frozen=True, slots=True)

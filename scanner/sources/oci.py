@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scanner.errors import FormatError
-from scanner.image import GZIP_MAGIC, Image, Layer, MetadataDocument, Platform, is_sha256_digest
+from scanner.image import Image, Layer, MetadataDocument, Platform, is_sha256_digest
 from scanner.model import Problem
+from scanner.sniff import GZIP_MAGIC
 from scanner.sources.config import ImageHead, assemble, config_problems, diff_id_problems
 from scanner.sources.manifests import (
     ANN_CONTAINERD_NAME,

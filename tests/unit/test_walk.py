@@ -228,3 +228,20 @@ def test_many_empty_files_walk_with_bounded_memory(tmp_path: Path) -> None:
 def test_limits_whose_windows_would_not_advance_are_a_usage_error() -> None:
     with pytest.raises(UsageError, match="overlap"):
         Limits(window=4096, overlap=4096)
+
+
+def test_a_pax_global_header_is_scanned_but_is_no_file_of_the_layer(tmp_path: Path) -> None:
+    """Go returns a global header as its own entry, applied to no member: its text is scanned, and it adds
+    no path to the layer (a path there would make lineage call a later file "overwritten")."""
+    buf = io.BytesIO()
+    with tarfile.open(
+        fileobj=buf, mode="w", format=tarfile.PAX_FORMAT, pax_headers={"comment": "x" * 8}
+    ) as tar:
+        info = tarfile.TarInfo("etc/app.conf")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"a=1"))
+    summary, rec = walk(tmp_path, buf.getvalue())
+    assert summary.complete and summary.files == 1
+    assert [m.path for m in rec.members if m.kind != "other"] == ["etc/app.conf"]
+    assert len(summary.paths) == 1
+    assert any(b"comment=xxxxxxxx" in c.data for _, c in rec.contents)
