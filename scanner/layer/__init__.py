@@ -10,8 +10,9 @@ from scanner.layer.walker import Walker
 from scanner.model import LayerSummary, Problem
 from scanner.sniff import archive_kind
 
-# What a walk reads and how: the tar reader's semantics, the openers, the windows. Results cached under another
-# version were computed by another reader, so this enters the cache key (bump it when a walk's output changes).
+# What a walk reads and how: the tar reader's semantics, the openers, the windows. Results cached under
+# another version came from another reader, so this enters the cache key (bump it when a walk's output
+# changes).
 READER_VERSION = "2026-12-01"
 
 __all__ = [
