@@ -15,8 +15,8 @@ from scanner.errors import UsageError
 from scanner.report import EXTENSIONS, FORMATS
 
 if TYPE_CHECKING:
+    from scanner.progress import Progress
     from scanner.result import ScanReport
-    from scanner.scan import Progress
 
 
 @dataclass(frozen=True)

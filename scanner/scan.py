@@ -7,9 +7,8 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from scanner.image import HistoryEntry, Image, Layer, Platform
 from scanner.layer import Limits, verify
 from scanner.metadata_scan import scan_metadata
 from scanner.model import ImageMetadata, LayerOutcome, LayerSummary
+from scanner.progress import Progress, ProgressFn
 from scanner.result import ScanReport
 from scanner.settings import Settings
 
@@ -32,18 +32,6 @@ POOL_MIN_BYTES = 32 << 20
 _LAYER_WHERE = re.compile(r"^layer -?\d+")
 
 
-@dataclass(frozen=True)
-class Progress:
-    """How far a scan is, for a byte-based progress bar with an ETA."""
-
-    phase: str  # "save": the source is still delivering the image; "scan": layers are being scanned
-    bytes_done: int  # stored bytes of the layers finished (scanned or answered from the cache)
-    bytes_total: int | None  # stored bytes of every layer; None until the source has said them all
-    layers_done: int
-    layers_total: int
-
-
-ProgressFn = Callable[[Progress], None]
 Scanned = tuple[list[Image], list[list[LayerOutcome]], list[ImageMetadata]]
 
 

@@ -255,7 +255,7 @@ def test_an_env_secret_is_one_finding_not_one_for_the_config_and_one_for_its_his
 
 
 def test_progress_reports_layers_and_stored_bytes_up_to_the_total(tmp_path: Path) -> None:
-    from scanner.scan import Progress
+    from scanner.progress import Progress
 
     target = tmp_path / "img.tar"
     write_image(tutorial_insecure("progress-pw-1", compression="gzip"), target, "docker25-archive")
