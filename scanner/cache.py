@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scanner.errors import UsageError
 from scanner.model import ImageMetadata, LayerOutcome, Problem
 
 LAYER_SCHEMA = "imgscan/layer-cache/v2"
@@ -58,8 +59,8 @@ class ScanCache:
     again), so a corrupt or planted cache file can cost time but never change a verdict.
     """
 
-    def __init__(self, directory: Path, settings_key: str) -> None:
-        self.directory = directory
+    def __init__(self, location: Path | str, settings_key: str) -> None:
+        self.files = _Files.at(location)
         self.settings_key = settings_key
 
     def get_layer(self, blob_digest: str) -> LayerOutcome | None:
@@ -71,7 +72,7 @@ class ScanCache:
 
     def may_have_layer(self, blob_digest: str) -> bool:
         """Whether an entry is stored under this name (cheap: no read, no decoding, no trust)."""
-        return self._path("layers", blob_digest).is_file()
+        return self.files.exists(self._path("layers", blob_digest))
 
     def put_layer(self, outcome: LayerOutcome) -> None:
         """Remember a layer read in full, under the digest of the bytes it was computed on."""
@@ -86,13 +87,13 @@ class ScanCache:
     def put_image(self, entry: CachedImage) -> None:
         self._put("images", IMAGE_SCHEMA, entry.image_id, entry)
 
-    def _path(self, kind: str, name: str) -> Path:
+    def _path(self, kind: str, name: str) -> str:
         key = hashlib.sha256(f"{self.settings_key}\n{kind}\n{name}".encode()).hexdigest()
-        return self.directory / kind / key[:2] / f"{key}.json"
+        return f"{kind}/{key[:2]}/{key}.json"
 
     def _get(self, kind: str, schema: str, name: str, cls: type[_T]) -> _T | None:
         try:
-            entry = json.loads(self._path(kind, name).read_text(encoding="utf-8"))
+            entry = json.loads(self.files.read(self._path(kind, name)))
         except (OSError, ValueError):
             return None
         if not isinstance(entry, dict) or entry.get("schema") != schema or entry.get("name") != name:
@@ -106,16 +107,69 @@ class ScanCache:
         return value
 
     def _put(self, kind: str, schema: str, name: str, value: object) -> None:
-        path = self._path(kind, name)
         entry = {"schema": schema, "settings_key": self.settings_key, "name": name, "value": encode(value)}
         try:
+            self.files.write(self._path(kind, name), json.dumps(entry, separators=(",", ":")).encode())
+        except OSError:
+            return  # a read-only or full store slows later scans, nothing more
+
+
+class _Files:
+    """Where entries live: a local directory (temp file, then rename), or any fsspec URL (a temporary name,
+    then a move: an object store's put is atomic itself). Readers verify every entry, so a torn or planted
+    one costs a scan, never a verdict."""
+
+    def __init__(self, root: Path, fs: Any = None, prefix: str = "") -> None:
+        self.root, self.fs, self.prefix = root, fs, prefix
+
+    @classmethod
+    def at(cls, location: Path | str) -> _Files:
+        text = str(location)
+        if "://" not in text or text.startswith("file://"):
+            return cls(Path(text.removeprefix("file://")))
+        import fsspec
+
+        try:
+            fs, prefix = fsspec.core.url_to_fs(text)
+        except (ImportError, ValueError) as exc:
+            raise UsageError(f"cannot use the store {text}: {' '.join(str(exc).split())}") from None
+        return cls(Path(), fs, prefix.rstrip("/"))
+
+    def read(self, name: str) -> bytes:
+        if self.fs is None:
+            return (self.root / name).read_bytes()
+        try:
+            data: bytes = self.fs.cat_file(f"{self.prefix}/{name}")
+        except FileNotFoundError:
+            raise
+        except Exception as exc:  # fsspec back ends raise their own errors: a miss, not a crash
+            raise OSError(type(exc).__name__) from None
+        return data
+
+    def exists(self, name: str) -> bool:
+        if self.fs is None:
+            return (self.root / name).is_file()
+        try:
+            return bool(self.fs.exists(f"{self.prefix}/{name}"))
+        except Exception:
+            return False
+
+    def write(self, name: str, data: bytes) -> None:
+        if self.fs is None:
+            path = self.root / name
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(json.dumps(entry, separators=(",", ":")))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
             os.replace(tmp, path)
-        except OSError:
-            return  # a read-only or full cache directory slows later scans, nothing more
+            return
+        final = f"{self.prefix}/{name}"
+        tmp = f"{self.prefix}/.tmp/{os.getpid()}-{os.urandom(8).hex()}"
+        try:
+            self.fs.pipe_file(tmp, data)
+            self.fs.mv(tmp, final)
+        except Exception as exc:
+            raise OSError(type(exc).__name__) from None
 
 
 _T = typing.TypeVar("_T")

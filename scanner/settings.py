@@ -40,7 +40,7 @@ class Settings:
     baseline: Baseline | None = None
     # how
     jobs: int = 0  # 0: one worker process per core
-    cache_dir: Path | None = None  # None: no cache
+    cache_dir: Path | str | None = None  # a directory, or an fsspec URL (the fleet's store); None: no cache
     registry: RegistryOptions | None = None  # docker:// credentials and TLS; changes nothing found
 
     def cache_key(self, ruleset_hash: str) -> str:

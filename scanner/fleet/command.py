@@ -17,7 +17,7 @@ from scanner.errors import UsageError
 @click.option("--from-file", type=click.File("r"), help="References, one per line (# comments).")
 @click.option("--scheduler", envvar="IMGSCAN_SCHEDULER", help="A Dask scheduler (tcp://HOST:8786).")
 @click.option("--workers", type=click.IntRange(0, 256), default=0, help="Local worker processes (0: cores).")
-@click.option("--store", envvar="IMGSCAN_STORE", help="Shared result store: a path or file:// URL.")
+@click.option("--store", envvar="IMGSCAN_STORE", help="Shared result store: a path or an fsspec URL.")
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True
 )
@@ -80,14 +80,13 @@ def fleet_command(refs: tuple[str, ...], **options: Any) -> None:
     sys.exit(policy.exit_code(fleet_report.fleet_verdict(result)))
 
 
-def _store_path(url: str | None) -> Path:
+def _store_path(url: str | None) -> Path | str:
+    """The shared result store: a path, or an fsspec URL every worker reaches; else the user cache dir."""
     import platformdirs
 
     if not url:
         return Path(platformdirs.user_cache_dir("imgscan"))
-    if "://" in url and not url.startswith("file://"):
-        raise UsageError(f"--store {url}: only a path or a file:// URL (a shared filesystem) is supported")
-    return Path(url.removeprefix("file://"))
+    return url if "://" in url and not url.startswith("file://") else Path(url.removeprefix("file://"))
 
 
 class _FleetProgressLine:

@@ -209,8 +209,8 @@ def test_only_complete_layers_are_stored_and_entries_answer_only_for_their_own_n
     assert ScanCache(tmp_path, "sha256:other").get_layer(outcome.summary.blob_digest) is None
     # an entry copied under another digest's file name is refused
     other = "sha256:" + "9" * 64
-    src = cache._path("layers", outcome.summary.blob_digest)
-    dst = cache._path("layers", other)
+    src = tmp_path / cache._path("layers", outcome.summary.blob_digest)
+    dst = tmp_path / cache._path("layers", other)
     dst.parent.mkdir(parents=True, exist_ok=True)
     dst.write_text(src.read_text())
     assert cache.get_layer(other) is None
@@ -300,3 +300,26 @@ def test_the_bytes_are_hashed_for_a_lookup_only_when_a_result_could_exist(tmp_pa
     cache.put_layer(outcome)
     assert worth_hashing(cache, declared)
     assert worth_hashing(cache, replace(declared, digest=None))  # nothing declared: always hash
+
+
+def test_an_fsspec_store_keeps_and_verifies_entries_like_a_directory(tmp_path: Path) -> None:
+    """The fleet's shared store may be any fsspec URL: entries written under a temporary name then moved,
+    read back whole, a torn or foreign entry ignored."""
+    import fsspec
+
+    from scanner.cache import ScanCache
+    from scanner.model import LayerOutcome, LayerSummary
+
+    url = f"memory://imgscan-test-{tmp_path.name}"
+    store = ScanCache(url, "sha256:settings")
+    outcome = LayerOutcome(LayerSummary(files=3, bytes=1024, blob_digest="sha256:" + "ab" * 32), [])
+    assert store.get_layer(outcome.summary.blob_digest) is None
+    store.put_layer(outcome)
+    again = ScanCache(url, "sha256:settings").get_layer(outcome.summary.blob_digest)
+    assert again is not None and again.summary.files == 3 and again.cached
+    assert ScanCache(url, "sha256:other-settings").get_layer(outcome.summary.blob_digest) is None
+    fs = fsspec.filesystem("memory")
+    entries = [p for p in fs.find(url) if p.endswith(".json")]
+    assert len(entries) == 1 and not [p for p in fs.find(url) if "/.tmp/" in p]
+    fs.pipe_file(entries[0], b'{"schema": "torn')
+    assert ScanCache(url, "sha256:settings").get_layer(outcome.summary.blob_digest) is None

@@ -1,4 +1,4 @@
-"""Progress: a daemon's save moves the bar by the bytes that have arrived; nothing is reported without a bar."""
+"""Progress: a daemon's save moves the bar by the bytes that arrive; no bar, no watching."""
 
 from __future__ import annotations
 
