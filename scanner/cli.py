@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from scanner import __version__
-from scanner.cli_settings import SEVERITY, build_settings
+from scanner.cli_settings import SEVERITY, build_settings, registry_options
 from scanner.errors import ScanError, UsageError
 from scanner.fleet.command import fleet_command
 from scanner.report import FORMATS
@@ -170,26 +170,7 @@ def cli() -> None:
 @click.option(
     "--progress/--no-progress", default=None, help="Progress on stderr (default: on a terminal, unless -q)."
 )
-# -- registry (docker://) options, skopeo's names ----------------------------------------------------
-@click.option(
-    "--creds",
-    metavar="USER[:PASS]",
-    help="Registry credentials; with USER alone the password comes from $IMGSCAN_REGISTRY_PASSWORD or stdin.",
-)
-@click.option(
-    "--tls-verify",
-    type=click.BOOL,
-    default=True,
-    show_default=True,
-    help="Verify the registry's TLS certificate; false also allows plain HTTP.",
-)
-@click.option(
-    "--cert-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Directory of CA (*.crt) and client (*.cert, *.key) certificates for the registry.",
-)
-@click.option("--ca", type=click.Path(dir_okay=False, path_type=Path), help="CA bundle for the registry.")
-# -- end of registry options ---------------------------------------------------------------------------
+@registry_options
 def scan_command(image: str | None, **options: Any) -> None:
     """Scan IMAGE's every layer, config, history and attestation for secrets that landed in it."""
     if not image:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,7 +61,6 @@ def build_settings(options: dict[str, Any]) -> Settings:
 def _registry_options(options: dict[str, Any]) -> RegistryOptions:
     from scanner.sources.registry import RegistryOptions, parse_creds
 
-    # The fleet command has no registry options (yet): Docker's own credentials and TLS defaults apply.
     creds = parse_creds(options["creds"]) if options.get("creds") else None
     return RegistryOptions(creds, options.get("tls_verify", True), options.get("cert_dir"), options.get("ca"))
 
@@ -74,3 +73,34 @@ def _limits(limits: Any, overrides: Mapping[str, int]) -> Any:
             f"unknown limit(s) in config: {', '.join(unknown)}; known: {', '.join(sorted(names))}"
         )
     return replace(limits, **dict(overrides))
+
+
+def registry_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of docker:// references (skopeo's names), for every command that takes references."""
+    for option in reversed(
+        (
+            click.option(
+                "--creds",
+                metavar="USER[:PASS]",
+                help="Registry credentials; with USER alone the password comes from "
+                "$IMGSCAN_REGISTRY_PASSWORD or stdin.",
+            ),
+            click.option(
+                "--tls-verify",
+                type=click.BOOL,
+                default=True,
+                show_default=True,
+                help="Verify the registry's TLS certificate; false also allows plain HTTP.",
+            ),
+            click.option(
+                "--cert-dir",
+                type=click.Path(file_okay=False, path_type=Path),
+                help="Directory of CA (*.crt) and client (*.cert, *.key) certificates for the registry.",
+            ),
+            click.option(
+                "--ca", type=click.Path(dir_okay=False, path_type=Path), help="CA bundle for the registry."
+            ),
+        )
+    ):
+        command = option(command)
+    return command

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from scanner.cli_settings import SEVERITY, build_settings
+from scanner.cli_settings import SEVERITY, build_settings, registry_options
 from scanner.errors import UsageError
 
 
@@ -33,6 +33,7 @@ from scanner.errors import UsageError
 @click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path), envvar="IMGSCAN_BASELINE")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no extra lines.")
 @click.option("--progress/--no-progress", default=None)
+@registry_options
 def fleet_command(refs: tuple[str, ...], **options: Any) -> None:
     """Scan many images on Dask: each unique layer once, results shared through the store."""
     from scanner import cli_output, policy
