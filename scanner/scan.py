@@ -25,6 +25,7 @@ from scanner.model import ImageMetadata, LayerOutcome, LayerSummary
 from scanner.progress import Progress, ProgressFn
 from scanner.result import ScanReport
 from scanner.settings import Settings
+from scanner.sources.interface import Reference
 
 _HASH_CHUNK = 1 << 20
 # Below this many stored layer bytes one process scans faster than it can start workers.
@@ -37,16 +38,19 @@ Scanned = tuple[list[Image], list[list[LayerOutcome]], list[ImageMetadata]]
 
 def run_scan(reference: str, settings: Settings, progress: ProgressFn | None = None) -> ScanReport:
     """Open the source, scan every layer and metadata string, apply policy: the finished report."""
-    from scanner.sources import daemon_name
+    from scanner.sources import parse_reference, source_for
 
     started = time.monotonic()
+    ref = parse_reference(reference)
     detectors = DetectorSet(DetectorConfig(known_secrets=settings.known_secrets))
     rules_hash = ruleset_hash(detectors.rules)
     cache = ScanCache(settings.cache_dir, settings.cache_key(rules_hash)) if settings.cache_dir else None
-    name = daemon_name(reference)
-    scanned = _from_cache(cache, name, reference, settings.platform) if cache is not None and name else None
+    # A source's cheap, verified identity (a daemon's image id) can answer a fully cached image unread.
+    identity = source_for(ref).identity(ref) if cache is not None else None
+    scanned = _from_cache(cache, identity, reference, settings.platform) if cache and identity else None
     if scanned is None:
-        scanned = _scan(reference, settings, detectors, cache, name, progress)
+        name = ref.location if ref.transport == "docker-daemon" else None
+        scanned = _scan(ref, settings, detectors, cache, name, progress)
     images, outcomes, metas = scanned
     report = assemble(reference, detectors.rules, images, outcomes, metas, settings.known_secrets)
     report.ruleset_hash = rules_hash
@@ -56,7 +60,7 @@ def run_scan(reference: str, settings: Settings, progress: ProgressFn | None = N
 
 
 def _scan(
-    reference: str,
+    reference: Reference,
     settings: Settings,
     detectors: DetectorSet,
     cache: ScanCache | None,
@@ -226,15 +230,12 @@ def _remember_image(
     )
 
 
-def _from_cache(cache: ScanCache, name: str, reference: str, platform: Platform | None) -> Scanned | None:
-    """A daemon image whose metadata and every layer are cached: answered from `docker image inspect` alone.
-
-    The daemon's content store is trusted here without reading a byte: it addressed the image by its
-    config digest (the id inspect returns) and verified every layer's diff_id when it stored it."""
-    from scanner.sources.daemon import inspect
-
-    image_id = inspect(name).get("Id")
-    entry = cache.get_image(image_id) if isinstance(image_id, str) else None
+def _from_cache(cache: ScanCache, image_id: str, reference: str, platform: Platform | None) -> Scanned | None:
+    """An image whose metadata and every layer are cached, answered from its source's identity alone (for
+    the daemon, `docker image inspect`). The daemon's content store is trusted here without reading a
+    byte: it addressed the image by its config digest (the id inspect returns) and verified every layer's
+    diff_id when it stored it."""
+    entry = cache.get_image(image_id)
     if entry is None:
         return None
     found = Platform.parse(entry.platform) if entry.platform else None

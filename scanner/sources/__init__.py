@@ -78,12 +78,6 @@ def open_images(
     return source.open(ref, workdir, platform, on_blob)
 
 
-def daemon_name(text: str) -> str | None:
-    """The daemon image name a reference stands for, or None when it names anything else."""
-    ref = parse_reference(text)
-    return ref.location if ref.transport == "docker-daemon" else None
-
-
 def _nonempty(text: str, rest: str) -> str:
     if not rest:
         raise UsageError(f"image reference {text!r} names no image")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from scanner.errors import SourceError, UsageError
-from scanner.sources import daemon_name
+from scanner.sources import parse_reference as parse_any_reference
 from scanner.sources.registry.auth import find_credentials
 from scanner.sources.registry.client import parse_challenge
 from scanner.sources.registry.options import Credentials, parse_creds
@@ -54,8 +54,9 @@ def test_loopback_hosts_are_recognised() -> None:
 
 
 def test_registry_reference_is_never_a_daemon_name() -> None:
-    assert daemon_name("docker://127.0.0.1:5000/app:1") is None
-    assert daemon_name("docker-daemon:app:1") == "app:1"
+    assert parse_any_reference("docker://127.0.0.1:5000/app:1").transport == "docker"
+    daemon = parse_any_reference("docker-daemon:app:1")
+    assert (daemon.transport, daemon.location) == ("docker-daemon", "app:1")
 
 
 def test_bearer_challenge_parameters() -> None:

@@ -226,27 +226,33 @@ def test_a_fully_cached_daemon_image_is_answered_from_inspect_alone_with_policy_
 ) -> None:
     import scanner.sources
     import scanner.sources.daemon
+    from scanner.sources.archive import open_archive
 
     target = tmp_path / "img.tar"
     write_image(tutorial_insecure(PASSWORD), target, "docker-archive")
     cache = tmp_path / "cache"
-    monkeypatch.setattr(scanner.sources, "daemon_name", lambda ref: "fake/app:1")
-    inspected: dict[str, str] = {}  # nothing known on the first run: the image is saved and scanned
+    # The daemon's save, played by an archive: the first run opens it; inspect knows nothing yet.
+    saves: list[str] = []
+
+    def save(self: object, ref: object, workdir: Path, platform: object, on_blob: object) -> object:
+        saves.append(str(ref))
+        return open_archive(target, workdir, "docker-daemon:fake/app:1")
+
+    monkeypatch.setattr(scanner.sources.daemon.DaemonSource, "open", save)
+    inspected: dict[str, str] = {}
     monkeypatch.setattr(scanner.sources.daemon, "inspect", lambda name: inspected)
-    first = run_scan(str(target), Settings(jobs=1, cache_dir=cache))
-    assert (cache / "images").is_dir()
-
-    def no_save(*_: object) -> object:
-        raise AssertionError("the source was opened: not answered from the cache")
-
-    monkeypatch.setattr(scanner.sources, "open_images", no_save)
-    inspected["Id"] = first.images[0].id
-    again = run_scan(str(target), Settings(jobs=1, cache_dir=cache))
+    first = run_scan("docker-daemon:fake/app:1", Settings(jobs=1, cache_dir=cache))
+    assert (cache / "images").is_dir() and len(saves) == 1
+    inspected["Id"] = first.images[0].id  # the source's identity now names a fully cached image
+    again = run_scan("docker-daemon:fake/app:1", Settings(jobs=1, cache_dir=cache))
+    assert len(saves) == 1, "the source was opened: not answered from the cache"
     assert {la.status for la in again.layers} == {"cached"}
     assert _report_signature(again)[0] == _report_signature(first)[0]  # the same findings
     muted = run_scan(
-        str(target), Settings(disabled_rules=frozenset({"credential-file/netrc"}), jobs=1, cache_dir=cache)
+        "docker-daemon:fake/app:1",
+        Settings(disabled_rules=frozenset({"credential-file/netrc"}), jobs=1, cache_dir=cache),
     )
+    assert len(saves) == 1
     assert [f.suppressed for f in _netrc_findings(muted)] == ["rule credential-file/netrc disabled in config"]
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from fixtures.build import tutorial_insecure, write_image
 from scanner.errors import SourceError, UsageError
-from scanner.sources import SOURCES, daemon_name, open_images, parse_reference, source_for
+from scanner.sources import SOURCES, open_images, parse_reference, source_for
 from scanner.sources.archive import ArchiveSource
 from scanner.sources.daemon import DaemonSource
 from scanner.sources.interface import Reference
@@ -80,13 +80,17 @@ def test_registry_reference_is_read_by_the_registry_source() -> None:
     assert isinstance(source_for(Reference("x", "docker", "127.0.0.1:5000/app:1")), RegistrySource)
 
 
-def test_daemon_name_is_only_given_for_the_daemon_transport(tmp_path: Path) -> None:
+def test_only_a_daemon_reference_names_a_daemon_image(tmp_path: Path) -> None:
     (tmp_path / "a.tar").write_bytes(b"x")
 
-    assert daemon_name("my-app:1") == "my-app:1"
-    assert daemon_name("docker-daemon:my-app:1") == "my-app:1"
-    assert daemon_name("docker://registry.example.com/app:1") is None
-    assert daemon_name(str(tmp_path / "a.tar")) is None
+    def daemon(text: str) -> str | None:
+        ref = parse_reference(text)
+        return ref.location if ref.transport == "docker-daemon" else None
+
+    assert daemon("my-app:1") == "my-app:1"
+    assert daemon("docker-daemon:my-app:1") == "my-app:1"
+    assert daemon("docker://registry.example.com/app:1") is None
+    assert daemon(str(tmp_path / "a.tar")) is None
 
 
 def test_open_images_takes_a_parsed_reference(tmp_path: Path) -> None:
