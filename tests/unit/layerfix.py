@@ -15,7 +15,7 @@ import zstandard
 from scanner.blob import BlobLocation
 from scanner.detectors.base import Content
 from scanner.image import Layer
-from scanner.layer import HEADER_FIELDS_PATH, Member
+from scanner.layer import HEADER_FIELDS_PATH, Limits, Member, walk_layer
 
 
 def tar_bytes(entries: list[tuple[str, bytes | str | None]], fmt: int = tarfile.PAX_FORMAT) -> bytes:
@@ -133,3 +133,11 @@ class NullVisitor:
 
     def content(self, member: Member, content: Content) -> None:
         pass
+
+
+def walk_files(tmp_path: Path, files: list[tuple[str, bytes]], limits: Limits | None = None):  # type: ignore[no-untyped-def]
+    """Walk a layer made of these (name, bytes) files; the summary and everything the walker emitted."""
+    recorder = Recorder()
+    layer = make_layer(tmp_path, tar_bytes(list(files)))
+    summary = walk_layer(layer, limits or Limits(spool_dir=str(tmp_path)), recorder)
+    return summary, recorder

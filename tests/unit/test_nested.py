@@ -10,16 +10,10 @@ import zipfile
 from pathlib import Path
 
 from scanner.layer import Limits, walk_layer
-from tests.unit.layerfix import NullVisitor, Recorder, gz, make_layer, tar_bytes, zip_bytes, zst
+from tests.unit.layerfix import NullVisitor, gz, make_layer, tar_bytes, zip_bytes, zst
+from tests.unit.layerfix import walk_files as walk
 
 SECRET = b"password=FAKE-not-a-real-secret-1234"
-
-
-def walk(tmp_path: Path, files: list[tuple[str, bytes]], limits: Limits | None = None):  # type: ignore[no-untyped-def]
-    recorder = Recorder()
-    layer = make_layer(tmp_path, tar_bytes(list(files)))
-    summary = walk_layer(layer, limits or Limits(spool_dir=str(tmp_path)), recorder)
-    return summary, recorder
 
 
 def test_jar_entries_are_walked_with_inner_paths(tmp_path: Path) -> None:

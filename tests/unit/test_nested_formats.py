@@ -15,17 +15,11 @@ import lz4.frame
 import pytest
 
 from fixtures.buildfiles import git_dir_files, spring_boot_jar
-from scanner.layer import Limits, walk_layer
-from tests.unit.layerfix import Recorder, make_layer, tar_bytes, zip_bytes
+from scanner.layer import Limits
+from tests.unit.layerfix import Recorder, tar_bytes, zip_bytes
+from tests.unit.layerfix import walk_files as walk
 
 SECRET = b"password=FAKE-not-a-real-secret-1234"
-
-
-def walk(tmp_path: Path, files: list[tuple[str, bytes]], limits: Limits | None = None):  # type: ignore[no-untyped-def]
-    recorder = Recorder()
-    layer = make_layer(tmp_path, tar_bytes(list(files)))
-    summary = walk_layer(layer, limits or Limits(spool_dir=str(tmp_path)), recorder)
-    return summary, recorder
 
 
 def _inner_with(rec: Recorder, needle: bytes) -> set[tuple[str, str | None]]:
