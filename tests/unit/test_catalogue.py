@@ -137,9 +137,10 @@ REAL_LOOKING = "q7Rk2LmZ9vXw4Tn8Bc3Hd6Jf"
         f'SMTP_PASSWORD := "{REAL_LOOKING}"',
     ],
 )
-def test_generic_assignment_fails_the_gate_in_every_syntax(line: str) -> None:
+def test_generic_assignment_is_found_in_every_syntax_below_the_default_gate(line: str) -> None:
+    """A heuristic: medium, so documentation examples in third-party packages never fail a default gate."""
     found = single(GENERIC).scan_content(content(line))
-    assert [(m.secret, m.severity) for m in found] == [(REAL_LOOKING, Severity.HIGH)]
+    assert [(m.secret, m.severity) for m in found] == [(REAL_LOOKING, Severity.MEDIUM)]
 
 
 @pytest.mark.parametrize(
@@ -180,12 +181,13 @@ def test_confirm_entry_point_finds_the_token_around_a_prefilter_hit() -> None:
     assert [(m.secret, m.start) for m in found] == [(token, data.index(b"glpat-"))]
 
 
-def test_detector_set_lists_the_catalogue_and_prefers_the_more_severe_rule_on_the_same_bytes() -> None:
+def test_detector_set_lists_the_catalogue_and_keeps_the_older_rule_at_equal_severity() -> None:
     dset = DetectorSet(DetectorConfig())
     ids = {r.id for r in dset.rules}
     assert set(IDS) <= ids
     found = dset.scan_content(content(f"ORDERS_API_KEY = '{REAL_LOOKING}'", "app/settings.py"))
-    assert [(m.rule, m.secret) for m in found] == [("pattern/generic-assignment", REAL_LOOKING)]
+    # Both medium on the same bytes: detect-secrets' keyword rule, the older id, stays.
+    assert [(m.rule, m.secret) for m in found] == [("pattern/keyword", REAL_LOOKING)]
 
 
 def test_one_per_secret_breaks_a_tie_at_the_same_offset_by_severity() -> None:
