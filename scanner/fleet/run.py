@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -79,8 +81,14 @@ def run_fleet(
             futures: list[Any] = []
             try:
                 _run(client, plan, settings, key, result, progress, futures)
-            except BaseException:
-                client.cancel(futures)  # Ctrl-C or an error: nothing half-written stays (stores are atomic)
+            except BaseException as exc:
+                if (
+                    isinstance(exc, KeyboardInterrupt)
+                    and threading.current_thread() is threading.main_thread()
+                ):
+                    # Ctrl-C once stops the fleet; pressed again it must not break the cluster's shutdown.
+                    signal.signal(signal.SIGINT, signal.SIG_IGN)
+                client.cancel(futures)  # nothing half-written stays: store entries are written whole
                 raise
     result.duration_s = round(time.monotonic() - started, 3)
     return result
