@@ -183,7 +183,10 @@ def _client(scheduler: str | None, workers: int) -> Iterator[Client]:
     """A client of the given scheduler, or of a LocalCluster of worker processes on this machine."""
     import logging
 
-    from distributed import Client, LocalCluster
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise UsageError("imgscan fleet needs Dask: pip install 'imgscan[fleet]'") from None
 
     for name in ("distributed", "distributed.worker", "distributed.scheduler", "distributed.nanny"):
         logging.getLogger(name).setLevel(logging.ERROR)
