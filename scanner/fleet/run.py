@@ -81,13 +81,11 @@ def run_fleet(
             futures: list[Any] = []
             try:
                 _run(client, plan, settings, key, result, progress, futures)
-            except BaseException as exc:
-                if (
-                    isinstance(exc, KeyboardInterrupt)
-                    and threading.current_thread() is threading.main_thread()
-                ):
-                    # Ctrl-C once stops the fleet; pressed again it must not break the cluster's shutdown.
+            except BaseException:
+                if threading.current_thread() is threading.main_thread():
+                    # Ctrl-C (or a CI's SIGTERM) once stops the fleet; again, it must not break the shutdown.
                     signal.signal(signal.SIGINT, signal.SIG_IGN)
+                    signal.signal(signal.SIGTERM, signal.SIG_IGN)
                 client.cancel(futures)  # nothing half-written stays: store entries are written whole
                 raise
     result.duration_s = round(time.monotonic() - started, 3)

@@ -221,7 +221,15 @@ def test_ctrl_c_cancels_the_fleet_and_leaves_only_whole_results(tmp_path: Path) 
     env = dict(os.environ, IMGSCAN_FINGERPRINT_KEY=KEY, PYTHONPATH=str(REPO))
     argv = [sys.executable, "-m", "scanner.cli", "fleet", *map(str, images), "--workers", "1", "--store",
             str(store), "--no-progress"]  # fmt: skip
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A shell without job control starts background jobs with SIGINT ignored: give the child a real Ctrl-C.
+    proc = subprocess.Popen(
+        argv,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 120
     while not (store / "layers").exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)  # the first layer result landed: the others are being scanned
