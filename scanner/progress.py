@@ -25,9 +25,9 @@ _POLL_S = 0.25
 
 
 @contextmanager
-def watch_save(folder: Path, progress: ProgressFn | None) -> Iterator[None]:
+def watch_save(folder: Path, progress: ProgressFn | None, expected: int | None = None) -> Iterator[None]:
     """While a source writes an image into `folder` (a daemon's `docker save` stream), report the bytes that
-    have arrived, so a terminal's progress moves during the save too."""
+    have arrived (of about `expected`, when known), so a terminal's progress moves during the save too."""
     if progress is None:
         yield
         return
@@ -35,7 +35,7 @@ def watch_save(folder: Path, progress: ProgressFn | None) -> Iterator[None]:
 
     def report() -> None:
         while not stop.wait(_POLL_S):
-            progress(Progress("save", _bytes_in(folder), None, 0, 0))
+            progress(Progress("save", _bytes_in(folder), expected, 0, 0))
 
     thread = threading.Thread(target=report, name="imgscan-save-progress", daemon=True)
     thread.start()

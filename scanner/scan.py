@@ -22,7 +22,7 @@ from scanner.image import HistoryEntry, Image, Layer, Platform
 from scanner.layer import Limits, verify
 from scanner.metadata_scan import scan_metadata
 from scanner.model import ImageMetadata, LayerOutcome, LayerSummary
-from scanner.progress import Progress, ProgressFn
+from scanner.progress import Progress, ProgressFn, watch_save
 from scanner.result import ScanReport
 from scanner.settings import Settings
 from scanner.sources.interface import Reference
@@ -80,7 +80,10 @@ def _scan(
                 if progress:
                     progress(Progress("save" if name else "scan", 0, None, 0, 0))
                 on_blob = early.submit if early else None
-                images = open_images(reference, Path(tmp), settings.platform, on_blob, settings.registry)
+                with watch_save(
+                    Path(tmp), progress if name else None, _save_size(name) if progress else None
+                ):
+                    images = open_images(reference, Path(tmp), settings.platform, on_blob, settings.registry)
                 if early is not None:
                     early.finish()
                 if workers is None and jobs > 1 and _stored_bytes(images) >= POOL_MIN_BYTES:
@@ -99,6 +102,20 @@ def _scan(
         for image, image_outcomes, meta in zip(images, outcomes, metas, strict=True):
             _remember_image(cache, image, image_outcomes, meta)
     return images, outcomes, metas
+
+
+def _save_size(name: str | None) -> int | None:
+    """About how many bytes a daemon's save stream will bring (the image's size), for the progress ETA."""
+    if name is None:
+        return None
+    from scanner.errors import SourceError
+    from scanner.sources.daemon import inspect
+
+    try:
+        size = inspect(name).get("Size")
+    except SourceError:
+        return None  # the save itself will say what is wrong
+    return size if isinstance(size, int) and size > 0 else None
 
 
 def _stored_bytes(images: list[Image]) -> int:

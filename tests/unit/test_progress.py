@@ -7,6 +7,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from scanner.cli_output import ProgressBar
 from scanner.progress import Progress, watch_save
 
@@ -45,3 +47,35 @@ def test_the_bar_shows_the_save_phase_then_bytes_with_an_eta() -> None:
     bar._drawn = 0
     bar(Progress("scan", 50_000_000, 100_000_000, 1, 2))
     assert "50%" in out.getvalue() and "ETA 0:1" in out.getvalue()
+
+
+def test_a_daemon_scan_reports_its_save_in_bytes_of_the_image_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Wired through run_scan: while the (here simulated) save stream arrives, progress counts its bytes
+    against the size `docker image inspect` gives, so the bar has an ETA from the start."""
+    import scanner.sources.daemon
+    from fixtures.build import tutorial_secure, write_image
+    from scanner.scan import run_scan
+    from scanner.settings import Settings
+    from scanner.sources.archive import open_archive
+
+    target = tmp_path / "img.tar"
+    write_image(tutorial_secure(), target, "docker-archive")
+
+    def slow_save(self: object, ref: object, workdir: Path, platform: object, on_blob: object) -> object:
+        with (workdir / "save.tar").open("wb") as out:
+            for _ in range(4):
+                out.write(bytes(1 << 20))
+                out.flush()
+                time.sleep(0.2)
+        return open_archive(target, workdir, "docker-daemon:fake/app:1")
+
+    monkeypatch.setattr(scanner.sources.daemon.DaemonSource, "open", slow_save)
+    monkeypatch.setattr(scanner.sources.daemon, "inspect", lambda name: {"Size": 4 << 20})
+    seen: list[Progress] = []
+    report = run_scan("docker-daemon:fake/app:1", Settings(jobs=1), seen.append)
+    saves = [p for p in seen if p.phase == "save" and p.bytes_done > 0]
+    assert report.verdict == "clean"
+    assert saves and all(p.bytes_total == 4 << 20 for p in saves)
+    assert seen[-1].phase == "scan"
