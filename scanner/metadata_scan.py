@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from scanner.assemble import metadata_finding
-from scanner.detectors import DetectorSet, rank
-from scanner.detectors.base import MetadataString, RawMatch
+from scanner.detectors import DetectorSet, best_metadata_matches
 from scanner.detectors.metadata import metadata_areas, metadata_strings
 from scanner.findings import redact_text
 from scanner.image import Image
@@ -20,30 +19,25 @@ def scan_metadata(detectors: DetectorSet, image_index: int, image: Image) -> Ima
     rule; legacy saves mirror the config in <id>/json); an ENV or LABEL value is one finding, at the
     config, not a second one for the history row that set it. History lines come back with every secret
     found in them masked."""
-    best: dict[tuple[str, str, bool], tuple[tuple[int, int, int], MetadataString, RawMatch]] = {}
+    pairs = [(item, m) for item in metadata_strings(image) for m in detectors.scan_metadata(item)]
+    found = {m.secret for _, m in pairs}
     history_secrets: dict[int, list[str]] = {}
-    found: set[str] = set()
-    for order, item in enumerate(metadata_strings(image)):
-        for m in detectors.scan_metadata(item):
-            found.add(m.secret)
-            if item.kind == "history" and item.history_index is not None:
-                history_secrets.setdefault(item.history_index, []).append(m.secret)
-            key = (item.kind, m.secret, m.known_secret_id is not None)
-            severity = m.severity if m.severity is not None else detectors.rule(m.rule).severity
-            strength = (-int(severity), rank(m.rule), order)
-            if key not in best or strength < best[key][0]:
-                best[key] = (strength, item, m)
+    for item, m in pairs:
+        if item.kind == "history" and item.history_index is not None:
+            history_secrets.setdefault(item.history_index, []).append(m.secret)
+    best = best_metadata_matches(pairs, detectors.severities)
     live = {
-        (m.secret, known)
-        for (kind, _, known), (_, item, m) in best.items()
-        if kind == "config" and _is_env_or_label(item.key)
+        (m.secret, m.known_secret_id is not None)
+        for item, m in best
+        if item.kind == "config" and _is_env_or_label(item.key)
     }
-    kept = sorted(
-        (b for (kind, secret, known), b in best.items() if kind != "history" or (secret, known) not in live),
-        key=lambda b: b[0][2],
-    )
+    kept = [
+        (item, m)
+        for item, m in best
+        if item.kind != "history" or (m.secret, m.known_secret_id is not None) not in live
+    ]
     # A whole document's excerpt may show other secrets found in it: each is masked in every excerpt.
-    findings = [metadata_finding(detectors.rule(m.rule), image_index, item, m, found) for _, item, m in kept]
+    findings = [metadata_finding(detectors.rule(m.rule), image_index, item, m, found) for item, m in kept]
     created_by: dict[int, str] = {}
     for layer in image.layers:
         if layer.history is not None:

@@ -204,6 +204,7 @@ class _StubDetectors:
                 "pattern/aws-access-key", "credential", Severity.HIGH, "aws", "h", "f"
             ),
         }
+        self.severities = {rule_id: rule.severity for rule_id, rule in self.rules.items()}
 
     def rule(self, rule_id: str) -> object:
         return self.rules[rule_id]
